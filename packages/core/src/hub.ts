@@ -1,0 +1,396 @@
+/**
+ * The hub: named channels, one id sequence across all of them, encode-once publish, per-tick
+ * coalesced fan-out, and exact resume from Last-Event-ID.
+ */
+import { encodeEvent, encodeEventBody, jsonSerializer, type SseEventInit, type Serializer } from './encode.js';
+import type { RequestLike } from './last-event-id.js';
+import { MemoryStore } from './memory-store.js';
+import type { ReplayLimits, StoredEvent } from './replay-buffer.js';
+import type { SseStream } from './sse-stream.js';
+import type { EventStore, GapReason, StoreStats } from './store.js';
+
+/** Channel name -> payload type. `Record<string, unknown>` when untyped. */
+export type EventMap = Record<string, unknown>;
+export type ChannelOf<Events extends EventMap> = keyof Events & string;
+
+/** `(request, channel) => boolean`: checked for every channel before the stream starts. */
+export type Authorize = (request: RequestLike | undefined, channel: string) => boolean | Promise<boolean>;
+
+/** What a per-client filter sees of an event. */
+export interface EventMeta {
+  channel: string;
+  id: string;
+  event: string | undefined;
+}
+
+/** Told to the client (and to `onGap`) when its Last-Event-ID can't be honoured exactly. */
+export interface GapNotice {
+  reason: GapReason;
+  /** The id the client sent. */
+  lastEventId: string;
+  /** The oldest id still available on its channels, or null when nothing is buffered. */
+  oldestId: string | null;
+  channels: string[];
+  /** Whether the available events follow (`gap.replay: 'available'`) or not (`'none'`). */
+  replay: 'available' | 'none';
+}
+
+export interface GapOptions {
+  /** Event type of the gap signal. Default `ssekit-gap`. */
+  event?: string;
+  /** After the signal, replay what is still buffered (`'available'`, default) or nothing (`'none'`). */
+  replay?: 'available' | 'none';
+}
+
+export interface HubOptions {
+  /** Where ids and history live. Default: an in-memory store with `replay` limits. */
+  store?: EventStore;
+  /** Per-channel replay buffer limits for the default in-memory store. */
+  replay?: ReplayLimits;
+  gap?: GapOptions;
+  /** Runs after the gap signal and before any replay, e.g. to send a fresh snapshot. */
+  onGap?: (notice: GapNotice, stream: SseStream) => void | Promise<void>;
+  /** Default authorization for every subscribe. */
+  authorize?: Authorize;
+  /** Serializer for non-string data. Default JSON. */
+  serializer?: Serializer;
+}
+
+export interface SubscribeOptions {
+  /** Overrides the stream's Last-Event-ID. */
+  lastEventId?: string | undefined;
+  request?: RequestLike;
+  /** Per-client filter: only matching events are written to this client. */
+  filter?: (event: EventMeta) => boolean;
+  /** Overrides the hub's authorize hook for this subscription. */
+  authorize?: Authorize;
+  /** Overrides the hub's gap replay policy for this subscription. */
+  gapReplay?: 'available' | 'none';
+}
+
+export interface PublishOptions {
+  /** Event type; the client's `addEventListener(event, ...)` receives it. */
+  event?: string;
+}
+
+export interface CloseOptions {
+  /** A last event sent to each client before its stream ends. */
+  final?: SseEventInit;
+}
+
+export interface HubStats {
+  clients: number;
+  channels: number;
+  bufferedEvents: number;
+  bufferedBytes: number;
+  eventsPublished: number;
+  framesWritten: number;
+  replaysServed: number;
+  gapsSignalled: number;
+  droppedForOverflow: number;
+  store: StoreStats;
+}
+
+/** Thrown by `subscribe` before the stream starts; adapters answer with `status`. */
+export class SseRefusal extends Error {
+  readonly status: 204 | 403;
+  readonly channel: string;
+  constructor(status: 204 | 403, channel: string) {
+    super(status === 403 ? `ssekit: access to channel "${channel}" denied` : `ssekit: channel "${channel}" is closed`);
+    this.name = 'SseRefusal';
+    this.status = status;
+    this.channel = channel;
+  }
+  /** Express and Fastify error handlers read `statusCode`. */
+  get statusCode(): number {
+    return this.status;
+  }
+}
+
+class Subscription {
+  /** Replayed or queued up to this seq: live events at or below it are duplicates. */
+  skipUpTo = 0;
+  live = false;
+  backlog: StoredEvent[] = [];
+  mark = 0;
+  readonly channelSet: Set<string> | undefined;
+  /** Single channel and no filter: takes the shared joined Buffer as is. */
+  readonly simple: boolean;
+  constructor(
+    readonly stream: SseStream,
+    readonly channels: string[],
+    readonly filter: ((event: EventMeta) => boolean) | undefined,
+  ) {
+    this.channelSet = channels.length > 1 ? new Set(channels) : undefined;
+    this.simple = channels.length === 1 && !filter;
+  }
+  wants(event: StoredEvent): boolean {
+    if (event.seq <= this.skipUpTo) return false;
+    if (this.channelSet ? !this.channelSet.has(event.channel) : event.channel !== this.channels[0]) return false;
+    return !this.filter || this.filter({ channel: event.channel, id: event.id, event: event.event });
+  }
+}
+
+class ChannelState {
+  readonly subscribers = new Set<Subscription>();
+  unsubscribe: (() => void) | undefined;
+  ready: Promise<void> | undefined;
+}
+
+function joinFrames(events: StoredEvent[]): Buffer {
+  if (events.length === 1) return events[0]!.frame;
+  return Buffer.concat(events.map((e) => e.frame));
+}
+
+export class Hub<Events extends EventMap = EventMap> {
+  readonly store: EventStore;
+  private readonly options: HubOptions;
+  private readonly channels = new Map<string, ChannelState>();
+  private readonly streams = new Set<SseStream>();
+  private batch: StoredEvent[] = [];
+  private flushScheduled = false;
+  private flushMark = 0;
+  private closing = false;
+  private counters = { eventsPublished: 0, framesWritten: 0, replaysServed: 0, gapsSignalled: 0, droppedForOverflow: 0 };
+
+  constructor(options: HubOptions = {}) {
+    this.options = options;
+    this.store = options.store ?? new MemoryStore(options.replay);
+  }
+
+  /**
+   * Publishes one event: assigns its id, encodes it once, stores it for replay, and writes the
+   * same bytes to every subscriber (coalesced with the other events of this tick). Resolves to the id.
+   */
+  publish<C extends ChannelOf<Events>>(channel: C, data: Events[C], options: PublishOptions = {}): Promise<string> {
+    let body: string;
+    try {
+      assertChannel(channel);
+      body = encodeEventBody({ data, event: options.event }, this.options.serializer ?? jsonSerializer);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    this.counters.eventsPublished++;
+    const store = this.store;
+    if (store instanceof MemoryStore) {
+      // In memory there is nothing to wait for: skip a promise hop per event.
+      try {
+        return Promise.resolve(store.appendNow(channel, body, options.event));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    return store.append(channel, body, options.event);
+  }
+
+  /**
+   * Subscribes a stream to channels. Authorization and closed channels are checked first and
+   * refused with an `SseRefusal` (403 / 204) before any header is sent. Then the client gets,
+   * in id order, exactly the events after its Last-Event-ID (or a gap signal), then live ones.
+   */
+  async subscribe(
+    stream: SseStream,
+    channels: ChannelOf<Events> | readonly ChannelOf<Events>[],
+    options: SubscribeOptions = {},
+  ): Promise<void> {
+    const names = [...new Set(typeof channels === 'string' ? [channels] : channels)];
+    if (names.length === 0) throw new TypeError('ssekit: subscribe() needs at least one channel');
+    for (const name of names) assertChannel(name);
+    const authorize = options.authorize ?? this.options.authorize;
+    if (authorize) {
+      for (const name of names) {
+        if (!(await authorize(options.request, name))) throw new SseRefusal(403, name);
+      }
+    }
+    for (const name of names) {
+      if (await this.store.isClosed(name)) throw new SseRefusal(204, name);
+    }
+    if (stream.closed) return;
+    if (this.closing) {
+      stream.close();
+      return;
+    }
+    this.track(stream);
+    const sub = new Subscription(stream, names, options.filter);
+    stream.onClose((reason) => {
+      if (reason === 'overflow') this.counters.droppedForOverflow++;
+      this.remove(sub);
+    });
+    // Live first (queued in the backlog), then the snapshot: nothing published meanwhile is lost.
+    await Promise.all(names.map((name) => this.join(name, sub)));
+    const lastEventId = options.lastEventId ?? stream.lastEventId;
+    const result = await this.store.readAfter(names, lastEventId);
+    if (stream.closed) return;
+    stream.start();
+    let replay = result.events;
+    if (lastEventId !== undefined && result.gap) {
+      const policy = options.gapReplay ?? this.options.gap?.replay ?? 'available';
+      if (policy === 'none') replay = [];
+      const notice: GapNotice = { ...result.gap, lastEventId, channels: names, replay: policy };
+      this.counters.gapsSignalled++;
+      stream.write(
+        encodeEvent({
+          event: this.options.gap?.event ?? 'ssekit-gap',
+          data: JSON.stringify(notice),
+          // With nothing to replay, move the client to the snapshot so its next reconnect is exact.
+          ...(replay.length === 0 && result.headId !== null ? { id: result.headId } : {}),
+        }),
+      );
+      try {
+        await this.options.onGap?.(notice, stream);
+      } catch (error) {
+        stream.fail(error);
+        return;
+      }
+      if (stream.closed) return;
+    } else if (lastEventId !== undefined) {
+      this.counters.replaysServed++;
+    }
+    const wanted = replay.filter((e) => !sub.filter || sub.wants(e));
+    if (wanted.length > 0) {
+      stream.write(joinFrames(wanted));
+      this.counters.framesWritten += wanted.length;
+    }
+    sub.skipUpTo = replay.length > 0 ? replay[replay.length - 1]!.seq : result.headSeq;
+    const backlog = sub.backlog.filter((e) => sub.wants(e));
+    sub.backlog = [];
+    sub.live = true;
+    if (backlog.length > 0) {
+      stream.write(joinFrames(backlog));
+      this.counters.framesWritten += backlog.length;
+    }
+  }
+
+  /** Closes a channel for good: its clients' streams end, and their next connect gets 204. */
+  async closeChannel(channel: ChannelOf<Events>, options: CloseOptions = {}): Promise<void> {
+    this.flush();
+    const state = this.channels.get(channel);
+    await this.store.closeChannel(channel);
+    // The store's `closed` notice already ended them; this covers a store that doesn't notify.
+    if (state) for (const sub of [...state.subscribers]) sub.stream.close(options.final);
+  }
+
+  /** Ends every stream (optionally after a final event) and closes the store. */
+  async close(options: CloseOptions = {}): Promise<void> {
+    this.closing = true;
+    this.flush();
+    for (const stream of [...this.streams]) stream.close(options.final);
+    await this.store.close();
+  }
+
+  /** Lets `close()` end this stream too, even if it never subscribes (e.g. a piped AI stream). */
+  track(stream: SseStream): void {
+    if (this.closing) {
+      stream.close();
+      return;
+    }
+    if (this.streams.has(stream)) return;
+    this.streams.add(stream);
+    stream.onClose(() => this.streams.delete(stream));
+  }
+
+  stats(): HubStats {
+    const store = this.store.stats();
+    return {
+      clients: this.streams.size,
+      channels: store.channels,
+      bufferedEvents: store.bufferedEvents,
+      bufferedBytes: store.bufferedBytes,
+      ...this.counters,
+      store,
+    };
+  }
+
+  private async join(name: string, sub: Subscription): Promise<void> {
+    let state = this.channels.get(name);
+    if (!state) {
+      const created = new ChannelState();
+      state = created;
+      this.channels.set(name, created);
+      created.ready = this.store
+        .subscribe(name, {
+          event: (event) => this.enqueue(event),
+          closed: () => {
+            this.flush();
+            for (const s of [...created.subscribers]) s.stream.close();
+          },
+        })
+        .then((unsubscribe) => {
+          created.unsubscribe = unsubscribe;
+          if (created.subscribers.size === 0) this.release(name, created);
+        });
+    }
+    state.subscribers.add(sub);
+    await state.ready;
+  }
+
+  private remove(sub: Subscription): void {
+    for (const name of sub.channels) {
+      const state = this.channels.get(name);
+      if (!state) continue;
+      state.subscribers.delete(sub);
+      if (state.subscribers.size === 0 && state.unsubscribe) this.release(name, state);
+    }
+  }
+
+  private release(name: string, state: ChannelState): void {
+    if (this.channels.get(name) === state) this.channels.delete(name);
+    const unsubscribe = state.unsubscribe;
+    state.unsubscribe = undefined;
+    unsubscribe?.();
+  }
+
+  private enqueue(event: StoredEvent): void {
+    this.batch.push(event);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      // One flush per tick: a burst of publishes becomes one write per client.
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** Writes the tick's events: one joined Buffer per channel, shared by its simple subscribers. */
+  private flush(): void {
+    this.flushScheduled = false;
+    const batch = this.batch;
+    if (batch.length === 0) return;
+    this.batch = [];
+    const mark = ++this.flushMark;
+    const byChannel = new Map<string, StoredEvent[]>();
+    for (const event of batch) {
+      const run = byChannel.get(event.channel);
+      if (run) run.push(event);
+      else byChannel.set(event.channel, [event]);
+    }
+    for (const [name, events] of byChannel) {
+      const state = this.channels.get(name);
+      if (!state) continue;
+      let joined: Buffer | undefined;
+      const first = events[0]!.seq;
+      for (const sub of state.subscribers) {
+        if (sub.mark === mark) continue;
+        if (sub.live && sub.simple && first > sub.skipUpTo) {
+          joined ??= joinFrames(events);
+          if (sub.stream.write(joined)) this.counters.framesWritten += events.length;
+          continue;
+        }
+        // Several channels, a filter, a pending replay, or a possible duplicate: pick per client,
+        // from the whole batch so the order across channels holds.
+        sub.mark = mark;
+        const picked = batch.filter((e) => sub.wants(e));
+        if (picked.length === 0) continue;
+        if (!sub.live) sub.backlog.push(...picked);
+        else if (sub.stream.write(joinFrames(picked))) this.counters.framesWritten += picked.length;
+      }
+    }
+  }
+}
+
+function assertChannel(name: unknown): asserts name is string {
+  if (typeof name !== 'string' || name === '') throw new TypeError('ssekit: a channel name must be a non-empty string');
+}
+
+/** Creates a hub. Pass an event map to type channels and payloads: `createHub<{ prices: Price }>()`. */
+export function createHub<Events extends EventMap = EventMap>(options: HubOptions = {}): Hub<Events> {
+  return new Hub<Events>(options);
+}

@@ -1,0 +1,157 @@
+/** The embedded default store: per-channel replay buffers in this process's memory. */
+import { formatEventId, newEpoch, parseEventId } from './event-id.js';
+import { DEFAULT_MAX_EVENTS, ReplayBuffer, type ReplayLimits, type StoredEvent } from './replay-buffer.js';
+import type { EventStore, GapReason, ReplayResult, StoreListener, StoreStats } from './store.js';
+
+export interface MemoryStoreOptions extends ReplayLimits {}
+
+interface ChannelHistory {
+  buffer: ReplayBuffer;
+  listener: StoreListener | undefined;
+}
+
+/** Merges per-channel runs (each sorted by seq) into one run sorted by seq. */
+export function mergeBySeq(runs: StoredEvent[][]): StoredEvent[] {
+  const nonEmpty = runs.filter((run) => run.length > 0);
+  if (nonEmpty.length <= 1) return nonEmpty[0] ?? [];
+  return nonEmpty.flat().sort((a, b) => a.seq - b.seq);
+}
+
+export class MemoryStore implements EventStore {
+  /** A new epoch per store: ids from an earlier process are recognisably stale. */
+  readonly epoch = newEpoch();
+  private seq = 0;
+  private readonly channels = new Map<string, ChannelHistory>();
+  private readonly closedChannels = new Set<string>();
+  /** Highest seq evicted from a channel that was since freed: below it, history is incomplete. */
+  private freedFloor = 0;
+  private sweeper: NodeJS.Timeout | undefined;
+
+  constructor(private readonly limits: MemoryStoreOptions = {}) {
+    const maxAge = limits.maxAgeMs;
+    if (maxAge !== undefined) {
+      // One sweep frees channels whose events all aged out, even if nobody publishes again.
+      this.sweeper = setInterval(() => this.sweep(Date.now()), Math.max(maxAge, 1000));
+      this.sweeper.unref();
+    }
+  }
+
+  async append(channel: string, body: string, event: string | undefined): Promise<string> {
+    return this.appendNow(channel, body, event);
+  }
+
+  /** Synchronous append; the hub's in-memory fast path. */
+  appendNow(channel: string, body: string, event: string | undefined): string {
+    if (this.closedChannels.has(channel)) throw new Error(`ssekit: channel "${channel}" is closed`);
+    const seq = ++this.seq;
+    const id = formatEventId(this.epoch, seq);
+    const stored: StoredEvent = {
+      channel,
+      id,
+      seq,
+      event,
+      frame: Buffer.from(`id: ${id}\n${body}\n`),
+      time: Date.now(),
+    };
+    const history = this.history(channel);
+    history.buffer.push(stored);
+    history.listener?.event(stored);
+    return id;
+  }
+
+  async readAfter(channels: readonly string[], lastEventId: string | undefined): Promise<ReplayResult> {
+    return this.readAfterNow(channels, lastEventId);
+  }
+
+  readAfterNow(channels: readonly string[], lastEventId: string | undefined): ReplayResult {
+    const head = { headId: this.seq > 0 ? formatEventId(this.epoch, this.seq) : null, headSeq: this.seq };
+    if (lastEventId === undefined) return { events: [], ...head };
+    const now = Date.now();
+    const position = parseEventId(lastEventId);
+    let reason: GapReason | undefined;
+    let after = 0;
+    if (!position || position.seq > this.seq) reason = 'unknown';
+    else if (position.epoch !== this.epoch) reason = 'stale';
+    else after = position.seq;
+    const runs: StoredEvent[][] = [];
+    let oldest: StoredEvent | undefined;
+    for (const channel of channels) {
+      const history = this.channels.get(channel);
+      const floor = history ? history.buffer.evictedUpTo : this.freedFloor;
+      if (reason === undefined && floor > after) reason = 'evicted';
+      if (!history) continue;
+      history.buffer.evictExpired(now);
+      const first = history.buffer.oldest;
+      if (first && (!oldest || first.seq < oldest.seq)) oldest = first;
+      runs.push(history.buffer.after(after));
+    }
+    const events = mergeBySeq(runs);
+    if (reason === undefined) return { events, ...head };
+    return { events, gap: { reason, oldestId: oldest?.id ?? null }, ...head };
+  }
+
+  async subscribe(channel: string, listener: StoreListener): Promise<() => void> {
+    const history = this.history(channel);
+    history.listener = listener;
+    return () => {
+      if (history.listener === listener) history.listener = undefined;
+      this.freeIfEmpty(channel, history);
+    };
+  }
+
+  async closeChannel(channel: string): Promise<void> {
+    this.closedChannels.add(channel);
+    const history = this.channels.get(channel);
+    this.channels.delete(channel);
+    history?.listener?.closed();
+  }
+
+  async isClosed(channel: string): Promise<boolean> {
+    return this.closedChannels.has(channel);
+  }
+
+  stats(): StoreStats {
+    let bufferedEvents = 0;
+    let bufferedBytes = 0;
+    for (const { buffer } of this.channels.values()) {
+      bufferedEvents += buffer.size;
+      bufferedBytes += buffer.byteSize;
+    }
+    return { kind: 'memory', channels: this.channels.size, bufferedEvents, bufferedBytes, epoch: this.epoch };
+  }
+
+  async close(): Promise<void> {
+    if (this.sweeper) clearInterval(this.sweeper);
+  }
+
+  private history(channel: string): ChannelHistory {
+    let history = this.channels.get(channel);
+    if (!history) {
+      history = {
+        buffer: new ReplayBuffer({ ...this.limits, maxEvents: this.limits.maxEvents ?? DEFAULT_MAX_EVENTS }),
+        listener: undefined,
+      };
+      // A fresh channel can't know what an earlier, freed one lost.
+      history.buffer.evictedUpTo = this.freedFloor;
+      this.channels.set(channel, history);
+    }
+    return history;
+  }
+
+  private freeIfEmpty(channel: string, history: ChannelHistory): void {
+    if (history.listener || history.buffer.size > 0 || this.channels.get(channel) !== history) return;
+    this.channels.delete(channel);
+    if (history.buffer.evictedUpTo > this.freedFloor) this.freedFloor = history.buffer.evictedUpTo;
+  }
+
+  private sweep(now: number): void {
+    for (const [channel, history] of this.channels) {
+      history.buffer.evictExpired(now);
+      this.freeIfEmpty(channel, history);
+    }
+  }
+}
+
+export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
+  return new MemoryStore(options);
+}

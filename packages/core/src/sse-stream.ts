@@ -1,0 +1,336 @@
+/**
+ * One client's event stream: lazy headers, bounded queue, heartbeat, write timeout, and one
+ * `close` with a reason. Adapters hand it Node's response; everything SSE happens here.
+ */
+import { Readable } from 'node:stream';
+import {
+  encodeComment,
+  encodeEvent,
+  jsonSerializer,
+  type SseEventInit,
+  type Serializer,
+} from './encode.js';
+import type { Hub, SubscribeOptions } from './hub.js';
+import { lastEventIdFrom, type RequestLike } from './last-event-id.js';
+import { joinTicker, leaveTicker, type Tickable } from './ticker.js';
+import { type SseTarget, type Transport, transportFor } from './transport.js';
+
+/** Why a stream closed: the client left, the server closed it, it overflowed or timed out, or its source failed. */
+export type CloseReason = 'client' | 'server' | 'overflow' | 'timeout' | 'error';
+
+export interface SseStreamOptions {
+  /** Idle time before a `:` comment is sent, in ms. Default 15,000; `false` disables it. */
+  heartbeat?: number | false;
+  /** Bytes a client may have queued while it does not read. Default 1 MiB. */
+  maxQueueBytes?: number;
+  /**
+   * What to do when the queue would overflow. `'close'` (default) drops the connection: the
+   * client reconnects and resumes from the replay buffer, so nothing is lost. `'drop'` discards
+   * the frame instead, which loses it: only for data where the next value supersedes the last.
+   */
+  overflow?: 'close' | 'drop';
+  /** Close a client that has not drained for this long, in ms. Default 30,000; `false` disables it. */
+  writeTimeout?: number | false;
+  /** A `retry:` field sent first, in ms. */
+  retry?: number;
+  /** Serializer for non-string data. Default JSON. */
+  serializer?: Serializer;
+  /** Extra response headers. */
+  headers?: Record<string, string>;
+  /** Errors after the stream started (a failing source, a throwing hook). Default: console.error. */
+  onError?: (error: unknown) => void;
+}
+
+export interface SseStreamContext {
+  /** The request, for Last-Event-ID and authorization. */
+  request?: RequestLike;
+  /** The hub that `subscribe()` uses. */
+  hub?: Hub;
+  /** Called once, just before headers are committed (Fastify hijacks the reply here). */
+  onStart?: () => void;
+}
+
+export interface PipeOptions<T> {
+  /** Turns a source value into an event. Default: the value is the event's data. */
+  map?: (value: T) => SseEventInit;
+}
+
+export const DEFAULT_HEARTBEAT_MS = 15_000;
+export const DEFAULT_MAX_QUEUE_BYTES = 1024 * 1024;
+export const DEFAULT_WRITE_TIMEOUT_MS = 30_000;
+
+const HEARTBEAT = encodeComment('');
+const CLOSED = Symbol('closed');
+
+function defaultOnError(error: unknown): void {
+  console.error('[ssekit] stream error:', error);
+}
+
+function sseHeaders(isHttp1: boolean, extra: Record<string, string> | undefined): Record<string, string> {
+  const headers: Record<string, string> = {
+    'Content-Type': 'text/event-stream; charset=utf-8',
+    // no-transform also keeps the compression middleware off the stream.
+    'Cache-Control': 'no-cache, no-transform',
+    'X-Accel-Buffering': 'no',
+    ...extra,
+  };
+  // HTTP/2 forbids connection-specific headers.
+  if (isHttp1) headers.Connection = 'keep-alive';
+  return headers;
+}
+
+export class SseStream implements Tickable {
+  /** The client's Last-Event-ID (header, else `lastEventId` query), if valid. */
+  readonly lastEventId: string | undefined;
+  private readonly transport: Transport;
+  private readonly options: SseStreamOptions;
+  private readonly context: SseStreamContext;
+  private readonly period: number | undefined;
+  private state: 'idle' | 'open' | 'closed' = 'idle';
+  private reason: CloseReason | undefined;
+  private committed = false;
+  private queue: Buffer[] = [];
+  private queued = 0;
+  private waitingSince = 0;
+  private wroteSinceTick = false;
+  private controller: AbortController | undefined;
+  private closeListeners: Array<(reason: CloseReason) => void> = [];
+  private closedPromise: Promise<typeof CLOSED> | undefined;
+  private drainWaiters: Array<() => void> = [];
+
+  constructor(target: SseTarget, options: SseStreamOptions = {}, context: SseStreamContext = {}) {
+    this.transport = transportFor(target);
+    this.options = options;
+    this.context = context;
+    this.lastEventId = context.request ? lastEventIdFrom(context.request) : undefined;
+    const heartbeat = options.heartbeat ?? DEFAULT_HEARTBEAT_MS;
+    const timeout = options.writeTimeout ?? DEFAULT_WRITE_TIMEOUT_MS;
+    const periods = [heartbeat, timeout].filter((p): p is number => typeof p === 'number' && p > 0);
+    this.period = periods.length > 0 ? Math.min(...periods) : undefined;
+    this.transport.on('close', () => this.finish('client'));
+    this.transport.on('drain', () => this.flushQueue());
+  }
+
+  /** True once headers were sent. */
+  get started(): boolean {
+    return this.committed;
+  }
+  get closed(): boolean {
+    return this.state === 'closed';
+  }
+  get closeReason(): CloseReason | undefined {
+    return this.reason;
+  }
+  /** Bytes waiting for the client to read. */
+  get queuedBytes(): number {
+    return this.queued;
+  }
+  /** Aborts when the stream closes, for whatever reason. Hand it to producers. */
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.closed) this.controller.abort(this.reason);
+    }
+    return this.controller.signal;
+  }
+
+  /** Commits the headers now (otherwise the first write does). */
+  start(): void {
+    if (this.state !== 'idle') return;
+    if (this.transport.gone) {
+      this.finish('client');
+      return;
+    }
+    this.context.onStart?.();
+    this.state = 'open';
+    this.committed = true;
+    this.transport.commit(sseHeaders(this.transport.isHttp1, this.options.headers));
+    if (this.period !== undefined) joinTicker(this.period, this);
+    if (this.options.retry !== undefined) this.write(encodeEvent({ retry: this.options.retry }));
+  }
+
+  /** Sends one event. Returns false when nothing was written (closed, or dropped on overflow). */
+  send(data: unknown, fields: Omit<SseEventInit, 'data'> = {}): boolean {
+    // Encode first: a bad field throws before anything is written.
+    const frame = encodeEvent({ ...fields, data }, this.options.serializer ?? jsonSerializer);
+    return this.write(frame);
+  }
+
+  /** Sends a `:` comment, e.g. padding or a manual heartbeat. */
+  comment(text: string): boolean {
+    return this.write(encodeComment(text));
+  }
+
+  /** Writes an already-encoded frame (or several joined). The same Buffer may go to many streams. */
+  write(frame: Buffer): boolean {
+    if (this.state === 'closed') return false;
+    if (this.state === 'idle') {
+      this.start();
+      if (this.closed) return false;
+    }
+    this.wroteSinceTick = true;
+    if (this.queued > 0 || this.waitingSince !== 0) return this.enqueue(frame);
+    if (!this.transport.write(frame)) this.waitingSince = Date.now();
+    return true;
+  }
+
+  /** Subscribes to hub channels, replaying from this request's Last-Event-ID. */
+  subscribe(channels: string | readonly string[], options: SubscribeOptions = {}): Promise<void> {
+    const hub = this.context.hub;
+    if (!hub) return Promise.reject(new Error('ssekit: subscribe() needs a hub in the stream options'));
+    return hub.subscribe(this, channels, {
+      lastEventId: this.lastEventId,
+      ...(this.context.request ? { request: this.context.request } : {}),
+      ...options,
+    });
+  }
+
+  /**
+   * Streams a source: each value becomes an event. Resolves when the source ends or the
+   * client leaves. On leaving, iterators get `return()` and Readables are destroyed.
+   * A failing source is reported through `onError` and closes the stream; pipe never rejects.
+   */
+  async pipe<T>(source: AsyncIterable<T> | Readable, options: PipeOptions<T> = {}): Promise<void> {
+    const readable = source instanceof Readable ? source : undefined;
+    const iterator = (source as AsyncIterable<T>)[Symbol.asyncIterator]();
+    let done = false;
+    const stop = (): void => {
+      if (done) return;
+      done = true;
+      if (readable) readable.destroy();
+      // A generator parked on an await finishes once that await settles; don't wait for it.
+      else if (iterator.return) Promise.resolve(iterator.return()).catch(() => {});
+    };
+    const map = options.map ?? ((value: T): SseEventInit => ({ data: Buffer.isBuffer(value) ? value.toString() : value }));
+    this.start();
+    try {
+      while (!this.closed) {
+        const step = await Promise.race([iterator.next(), this.whenClosed()]);
+        if (step === CLOSED || this.closed) break;
+        if (step.done) {
+          done = true;
+          break;
+        }
+        this.write(encodeEvent(map(step.value), this.options.serializer ?? jsonSerializer));
+        if (this.queued > 0 || this.waitingSince !== 0) await this.drained();
+      }
+    } catch (error) {
+      done = true;
+      this.fail(error);
+    } finally {
+      stop();
+    }
+  }
+
+  /** Resolves when the queue is empty again, or the stream closed. */
+  drained(): Promise<void> {
+    if (this.closed || (this.queued === 0 && this.waitingSince === 0)) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  /** Resolves when the stream closes. */
+  whenClosed(): Promise<typeof CLOSED> {
+    this.closedPromise ??= this.closed
+      ? Promise.resolve(CLOSED)
+      : new Promise((resolve) => this.onClose(() => resolve(CLOSED)));
+    return this.closedPromise;
+  }
+
+  /** Registers a listener for the one `close`; runs at once if already closed. */
+  onClose(listener: (reason: CloseReason) => void): void {
+    if (this.closed) listener(this.reason!);
+    else this.closeListeners.push(listener);
+  }
+
+  /** Reports an error through `onError` and closes the stream. */
+  fail(error: unknown): void {
+    try {
+      (this.options.onError ?? defaultOnError)(error);
+    } finally {
+      this.close(undefined, 'error');
+    }
+  }
+
+  /**
+   * Ends the response, optionally after a final event. Idempotent. A stream that never started
+   * sends its headers first, so the client sees a normal, empty event stream.
+   */
+  close(final?: SseEventInit, reason: CloseReason = 'server'): void {
+    if (this.closed) return;
+    if (final) this.write(encodeEvent(final, this.options.serializer ?? jsonSerializer));
+    else if (this.state === 'idle') this.start();
+    if (this.closed) return;
+    this.finish(reason);
+    this.transport.end();
+  }
+
+  /** Shared-timer tick: heartbeat on idle streams, reap peers that stopped draining. */
+  tick(now: number): void {
+    if (this.closed) return;
+    const timeout = this.options.writeTimeout ?? DEFAULT_WRITE_TIMEOUT_MS;
+    if (this.waitingSince !== 0 && timeout !== false && now - this.waitingSince >= timeout) {
+      this.abort('timeout');
+      return;
+    }
+    const heartbeat = this.options.heartbeat ?? DEFAULT_HEARTBEAT_MS;
+    if (heartbeat !== false && !this.wroteSinceTick && this.waitingSince === 0) this.write(HEARTBEAT);
+    this.wroteSinceTick = false;
+  }
+
+  private enqueue(frame: Buffer): boolean {
+    const max = this.options.maxQueueBytes ?? DEFAULT_MAX_QUEUE_BYTES;
+    if (this.queued + frame.length > max) {
+      if ((this.options.overflow ?? 'close') === 'drop') return false;
+      this.abort('overflow');
+      return false;
+    }
+    this.queue.push(frame);
+    this.queued += frame.length;
+    return true;
+  }
+
+  private flushQueue(): void {
+    if (this.closed) return;
+    this.waitingSince = 0;
+    while (this.queue.length > 0) {
+      const frame = this.queue.shift()!;
+      this.queued -= frame.length;
+      if (!this.transport.write(frame)) {
+        this.waitingSince = Date.now();
+        return;
+      }
+    }
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  /** Drops the connection without flushing: for peers that stopped reading. */
+  private abort(reason: CloseReason): void {
+    this.finish(reason);
+    this.transport.destroy();
+  }
+
+  private finish(reason: CloseReason): void {
+    if (this.state === 'closed') return;
+    const wasOpen = this.state === 'open';
+    this.state = 'closed';
+    this.reason = reason;
+    this.queue = [];
+    this.queued = 0;
+    if (wasOpen && this.period !== undefined) leaveTicker(this.period, this);
+    this.controller?.abort(reason);
+    const listeners = this.closeListeners;
+    this.closeListeners = [];
+    for (const listener of listeners) {
+      try {
+        listener(reason);
+      } catch (error) {
+        (this.options.onError ?? defaultOnError)(error);
+      }
+    }
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * The store interface: where ids come from, where history lives, and how events reach the hub.
+ * The in-memory store is the default; @ssekit/redis implements the same interface.
+ */
+import type { StoredEvent } from './replay-buffer.js';
+
+export type { StoredEvent };
+
+/** Why a Last-Event-ID can't be honoured exactly. */
+export type GapReason =
+  /** Events after the id were evicted from a channel's buffer. */
+  | 'evicted'
+  /** The id is not one this hub issued (malformed, or ahead of its counter). */
+  | 'unknown'
+  /** The id comes from a history the store has lost (an earlier process, a Redis that lost its data). */
+  | 'stale';
+
+export interface ReplayResult {
+  /** Events after the id on the requested channels, merged in id order. */
+  events: StoredEvent[];
+  /** Set when the id could not be honoured exactly; `events` then holds what is still available. */
+  gap?: { reason: GapReason; oldestId: string | null };
+  /** The newest id the store had issued when it read (the snapshot), or null if none yet. */
+  headId: string | null;
+  /** The newest seq in the current epoch when it read. */
+  headSeq: number;
+}
+
+export interface StoreListener {
+  /** Events of the subscribed channel, in id order. */
+  event(event: StoredEvent): void;
+  /** The channel was closed (possibly by another process). */
+  closed(): void;
+}
+
+export interface StoreStats {
+  kind: string;
+  /** Channels that hold history in this store (as far as this process knows). */
+  channels: number;
+  bufferedEvents: number;
+  bufferedBytes: number;
+  /** Store-specific state, e.g. a Redis connection status. */
+  [key: string]: unknown;
+}
+
+export interface EventStore {
+  /** Assigns the next id, stores `body` (encoded fields without id) and delivers it. Returns the id. */
+  append(channel: string, body: string, event: string | undefined): Promise<string>;
+  /** Everything after `lastEventId` on `channels`, or a gap. `undefined` means a fresh client. */
+  readAfter(channels: readonly string[], lastEventId: string | undefined): Promise<ReplayResult>;
+  /**
+   * Starts delivering `channel`'s new events to `listener`. Resolves once every event appended
+   * after that point will be delivered, so a following `readAfter` can't leave a hole.
+   */
+  subscribe(channel: string, listener: StoreListener): Promise<() => void>;
+  /** Marks a channel closed for good and drops its history. */
+  closeChannel(channel: string): Promise<void>;
+  isClosed(channel: string): Promise<boolean>;
+  stats(): StoreStats;
+  close(): Promise<void>;
+}

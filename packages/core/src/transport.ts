@@ -1,0 +1,91 @@
+/**
+ * The few things a stream needs from Node's response objects, for HTTP/1 `ServerResponse`,
+ * HTTP/2 `Http2ServerResponse` (compatibility API) and a raw `ServerHttp2Stream`.
+ */
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { Http2ServerResponse, ServerHttp2Stream } from 'node:http2';
+
+export type SseTarget = ServerResponse | Http2ServerResponse | ServerHttp2Stream;
+
+export interface Transport {
+  /** Sends status and headers at once. `headers` are the SSE ones; the app's own are kept. */
+  commit(headers: Record<string, string>): void;
+  write(chunk: Buffer): boolean;
+  end(): void;
+  destroy(): void;
+  /** True when the peer is gone or the response is already finished. */
+  readonly gone: boolean;
+  readonly isHttp1: boolean;
+  on(event: 'drain' | 'close', listener: () => void): void;
+}
+
+function isRawStream(target: SseTarget): target is ServerHttp2Stream {
+  return typeof (target as ServerHttp2Stream).respond === 'function';
+}
+
+const ignore = (): void => {};
+
+class ResponseTransport implements Transport {
+  readonly isHttp1: boolean;
+  constructor(private readonly res: ServerResponse | Http2ServerResponse) {
+    // A peer that vanishes mid-write surfaces as an 'error' here; 'close' already reports it.
+    res.on('error', ignore);
+    this.isHttp1 = !('stream' in res);
+  }
+  get gone(): boolean {
+    const res = this.res;
+    return res.writableEnded || res.destroyed || (res.socket?.destroyed ?? true);
+  }
+  commit(headers: Record<string, string>): void {
+    const res = this.res as ServerResponse;
+    for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+    res.writeHead(200);
+    if (typeof res.flushHeaders === 'function') res.flushHeaders();
+    // Each frame should leave at once rather than wait for Nagle's algorithm.
+    if (this.isHttp1) res.socket?.setNoDelay(true);
+  }
+  write(chunk: Buffer): boolean {
+    return (this.res as ServerResponse).write(chunk);
+  }
+  end(): void {
+    this.res.end();
+  }
+  destroy(): void {
+    if ('stream' in this.res) this.res.stream.close();
+    else this.res.destroy();
+  }
+  on(event: 'drain' | 'close', listener: () => void): void {
+    this.res.on(event, listener);
+  }
+}
+
+class Http2StreamTransport implements Transport {
+  readonly isHttp1 = false;
+  constructor(private readonly stream: ServerHttp2Stream) {
+    stream.on('error', ignore);
+  }
+  get gone(): boolean {
+    return this.stream.destroyed || this.stream.closed || this.stream.writableEnded;
+  }
+  commit(headers: Record<string, string>): void {
+    const out: OutgoingHttpHeaders = { ':status': 200 };
+    for (const [name, value] of Object.entries(headers)) out[name.toLowerCase()] = value;
+    this.stream.respond(out);
+  }
+  write(chunk: Buffer): boolean {
+    return this.stream.write(chunk);
+  }
+  end(): void {
+    this.stream.end();
+  }
+  destroy(): void {
+    this.stream.close();
+  }
+  on(event: 'drain' | 'close', listener: () => void): void {
+    this.stream.on(event, listener);
+  }
+}
+
+export function transportFor(target: SseTarget): Transport {
+  return isRawStream(target) ? new Http2StreamTransport(target) : new ResponseTransport(target);
+}
