@@ -2,7 +2,13 @@
 import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { type Hub, SseRefusal, SseStream, type SseStreamOptions, type SubscribeOptions } from '@ssekit/core';
+import {
+  type Hub,
+  SseRefusal,
+  SseStream,
+  type SseStreamOptions,
+  type SubscribeOptions,
+} from '@ssekit/core';
 
 export interface CoreServer {
   url: string;
@@ -25,7 +31,11 @@ export async function startCoreServer(
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     const channels = (url.searchParams.get('ch') ?? 'main').split(',');
-    const stream = new SseStream(res, { heartbeat: false, ...streamOptions }, { request: req, hub });
+    const stream = new SseStream(
+      res,
+      { heartbeat: false, ...streamOptions },
+      { request: req, hub },
+    );
     streams.push(stream);
     stream.subscribe(channels, subscribeOptions).catch((error: unknown) => {
       if (error instanceof SseRefusal) {

@@ -2,12 +2,21 @@
  * The hub's behaviour with real servers and the real `eventsource` client, parameterised by store
  * so the in-memory and Redis stores can't drift apart.
  */
-import { type EventStore, type Hub, type ReplayLimits, createHub, type HubOptions, parseEventId } from '@ssekit/core';
+import {
+  createHub,
+  type EventStore,
+  type Hub,
+  type HubOptions,
+  parseEventId,
+  type ReplayLimits,
+} from '@ssekit/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type CoreServer, startCoreServer } from './core-server.js';
 import { type WatchedSource, watch } from './sse-client.js';
 
-export type StoreFactory = (limits?: ReplayLimits) => Promise<{ store: EventStore; cleanup: () => Promise<void> }>;
+export type StoreFactory = (
+  limits?: ReplayLimits,
+) => Promise<{ store: EventStore; cleanup: () => Promise<void> }>;
 
 const seqOf = (id: string): number => parseEventId(id)?.seq ?? Number.NaN;
 
@@ -21,7 +30,11 @@ export function describeHubBehaviour(label: string, makeStore: StoreFactory): vo
     async function setup(
       limits?: ReplayLimits,
       hubOptions: Omit<HubOptions, 'store'> = {},
-    ): Promise<{ hub: Hub; server: CoreServer; open: (query: string, types?: string[]) => WatchedSource }> {
+    ): Promise<{
+      hub: Hub;
+      server: CoreServer;
+      open: (query: string, types?: string[]) => WatchedSource;
+    }> {
       const { store, cleanup } = await makeStore(limits);
       cleanups.push(cleanup);
       const hub = createHub({ ...hubOptions, store });
@@ -65,7 +78,10 @@ export function describeHubBehaviour(label: string, makeStore: StoreFactory): vo
       await client.until(() => client.ids().length === 6, 'first six');
       server.dropAll();
       for (let i = 6; i < 15; i++) published.push(await hub.publish(names[(i * 7) % 3]!, i));
-      await client.until(() => client.opens === 2 && client.ids().length === 15, 'resume on three channels');
+      await client.until(
+        () => client.opens === 2 && client.ids().length === 15,
+        'resume on three channels',
+      );
       expect(client.ids()).toEqual(published.filter((_, i) => i !== 6));
       const seqs = client.ids().map(seqOf);
       expect([...seqs].sort((x, y) => x - y)).toEqual(seqs);
@@ -80,7 +96,12 @@ export function describeHubBehaviour(label: string, makeStore: StoreFactory): vo
       await client.until(() => client.ids().length === 3, 'available events');
       expect(client.events[0]!.type).toBe('ssekit-gap');
       const notice = JSON.parse(client.events[0]!.data);
-      expect(notice).toMatchObject({ reason: 'evicted', lastEventId: first, oldestId: rest[3], replay: 'available' });
+      expect(notice).toMatchObject({
+        reason: 'evicted',
+        lastEventId: first,
+        oldestId: rest[3],
+        replay: 'available',
+      });
       expect(client.ids()).toEqual(rest.slice(3));
     });
 
@@ -91,7 +112,10 @@ export function describeHubBehaviour(label: string, makeStore: StoreFactory): vo
       const client = open(`ch=t&lastEventId=${encodeURIComponent(first)}`);
       await client.until(() => client.events.length === 1, 'gap event');
       expect(client.events[0]!.type).toBe('ssekit-gap');
-      expect(JSON.parse(client.events[0]!.data)).toMatchObject({ reason: 'evicted', replay: 'none' });
+      expect(JSON.parse(client.events[0]!.data)).toMatchObject({
+        reason: 'evicted',
+        replay: 'none',
+      });
       const live = await hub.publish('t', 5);
       await client.until(() => client.ids().length === 1, 'live event');
       expect(client.ids()).toEqual([live]);
@@ -120,7 +144,11 @@ export function describeHubBehaviour(label: string, makeStore: StoreFactory): vo
         const client = open(`ch=u&lastEventId=${encodeURIComponent(lastEventId)}`);
         await client.until(() => client.ids().length === 1, `replay after ${lastEventId}`);
         expect(client.events[0]).toMatchObject({ type: 'ssekit-gap' });
-        expect(JSON.parse(client.events[0]!.data)).toMatchObject({ reason, lastEventId, oldestId: id });
+        expect(JSON.parse(client.events[0]!.data)).toMatchObject({
+          reason,
+          lastEventId,
+          oldestId: id,
+        });
         expect(client.ids()).toEqual([id]);
         client.close();
       }
@@ -136,7 +164,10 @@ export function describeHubBehaviour(label: string, makeStore: StoreFactory): vo
       expect(byQuery.ids()).toEqual(ids.slice(2));
       const both = watch(`${server.url}?ch=q&lastEventId=${encodeURIComponent(ids[0]!)}`, [], {
         fetch: (input, init) =>
-          fetch(input, { ...init, headers: { ...(init?.headers as Record<string, string>), 'Last-Event-ID': ids[2]! } }),
+          fetch(input, {
+            ...init,
+            headers: { ...(init?.headers as Record<string, string>), 'Last-Event-ID': ids[2]! },
+          }),
       });
       cleanups.push(() => both.close());
       await both.until(() => both.ids().length === 1, 'header replay');
@@ -150,7 +181,9 @@ export function describeHubBehaviour(label: string, makeStore: StoreFactory): vo
       const client = open('ch=room');
       await client.until(() => client.opens === 1, 'open');
       const errors: Array<{ code?: number | undefined }> = [];
-      client.source.addEventListener('error', (event) => errors.push(event as { code?: number | undefined }));
+      client.source.addEventListener('error', (event) =>
+        errors.push(event as { code?: number | undefined }),
+      );
       await hub.closeChannel('room', { final: { event: 'bye', data: 'closed' } });
       await client.until(() => client.source.readyState === client.source.CLOSED, 'client stops');
       expect(errors.some((e) => e.code === 204)).toBe(true);
@@ -189,7 +222,11 @@ export function describeHubBehaviour(label: string, makeStore: StoreFactory): vo
         const channel = i % 3 === 0 ? 'r2' : 'r1';
         const slot = { id: '', channel };
         published.push(slot);
-        pending.push(hub.publish(channel, i).then((id) => void (slot.id = id)));
+        pending.push(
+          hub.publish(channel, i).then((id) => {
+            slot.id = id;
+          }),
+        );
       };
       // Publishing from the I/O phase, just before each reconnect subscribes, leaves a tick's batch
       // unflushed while the replay snapshot is read: the exact race the handover must survive.
@@ -206,7 +243,12 @@ export function describeHubBehaviour(label: string, makeStore: StoreFactory): vo
       }
       await Promise.all(pending);
       const last = published.at(-1)!;
-      for (const c of clients) await c.until(() => c.ids().includes(last.id) || last.channel === 'r2', 'last event', 20_000);
+      for (const c of clients)
+        await c.until(
+          () => c.ids().includes(last.id) || last.channel === 'r2',
+          'last event',
+          20_000,
+        );
       await Promise.all(pending);
       for (const [i, c] of clients.entries()) {
         // Concurrent publishes may get ids in another order than they were called: compare by id.

@@ -18,18 +18,14 @@ export interface WatchedSource {
   close(): void;
 }
 
-/**
- * Sends Last-Event-ID as UTF-8 bytes, as browsers do (fetch headers only take latin1 strings).
- */
-export const utf8HeaderFetch: typeof fetch = (input, init) => {
-  const headers = new Headers();
-  for (const [name, value] of Object.entries((init?.headers ?? {}) as Record<string, string>)) {
-    headers.set(name, name.toLowerCase() === 'last-event-id' ? Buffer.from(value, 'utf8').toString('latin1') : value);
-  }
-  return fetch(input, { ...init, headers });
-};
+/** Header text carrying `text` as UTF-8 bytes, as browsers (and the eventsource package) send it. */
+export const utf8Header = (text: string): string => Buffer.from(text, 'utf8').toString('latin1');
 
-export function watch(url: string, types: string[] = [], init: EventSourceInit = {}): WatchedSource {
+export function watch(
+  url: string,
+  types: string[] = [],
+  init: EventSourceInit = {},
+): WatchedSource {
   const source = new EventSource(url, init);
   const events: Received[] = [];
   const waiters = new Set<() => void>();
@@ -57,7 +53,9 @@ export function watch(url: string, types: string[] = [], init: EventSourceInit =
         };
         const timer = setTimeout(() => {
           waiters.delete(check);
-          reject(new Error(`timed out waiting for ${what}; got ${JSON.stringify(events.slice(-5))}`));
+          reject(
+            new Error(`timed out waiting for ${what}; got ${JSON.stringify(events.slice(-5))}`),
+          );
         }, ms);
         waiters.add(check);
         check();

@@ -2,7 +2,13 @@
  * The hub: named channels, one id sequence across all of them, encode-once publish, per-tick
  * coalesced fan-out, and exact resume from Last-Event-ID.
  */
-import { encodeEvent, encodeEventBody, jsonSerializer, type SseEventInit, type Serializer } from './encode.js';
+import {
+  encodeEvent,
+  encodeEventBody,
+  jsonSerializer,
+  type Serializer,
+  type SseEventInit,
+} from './encode.js';
 import type { RequestLike } from './last-event-id.js';
 import { MemoryStore } from './memory-store.js';
 import type { ReplayLimits, StoredEvent } from './replay-buffer.js';
@@ -14,7 +20,10 @@ export type EventMap = Record<string, unknown>;
 export type ChannelOf<Events extends EventMap> = keyof Events & string;
 
 /** `(request, channel) => boolean`: checked for every channel before the stream starts. */
-export type Authorize = (request: RequestLike | undefined, channel: string) => boolean | Promise<boolean>;
+export type Authorize = (
+  request: RequestLike | undefined,
+  channel: string,
+) => boolean | Promise<boolean>;
 
 /** What a per-client filter sees of an event. */
 export interface EventMeta {
@@ -96,7 +105,11 @@ export class SseRefusal extends Error {
   readonly status: 204 | 403;
   readonly channel: string;
   constructor(status: 204 | 403, channel: string) {
-    super(status === 403 ? `ssekit: access to channel "${channel}" denied` : `ssekit: channel "${channel}" is closed`);
+    super(
+      status === 403
+        ? `ssekit: access to channel "${channel}" denied`
+        : `ssekit: channel "${channel}" is closed`,
+    );
     this.name = 'SseRefusal';
     this.status = status;
     this.channel = channel;
@@ -126,8 +139,11 @@ class Subscription {
   }
   wants(event: StoredEvent): boolean {
     if (event.seq <= this.skipUpTo) return false;
-    if (this.channelSet ? !this.channelSet.has(event.channel) : event.channel !== this.channels[0]) return false;
-    return !this.filter || this.filter({ channel: event.channel, id: event.id, event: event.event });
+    if (this.channelSet ? !this.channelSet.has(event.channel) : event.channel !== this.channels[0])
+      return false;
+    return (
+      !this.filter || this.filter({ channel: event.channel, id: event.id, event: event.event })
+    );
   }
 }
 
@@ -151,7 +167,13 @@ export class Hub<Events extends EventMap = EventMap> {
   private flushScheduled = false;
   private flushMark = 0;
   private closing = false;
-  private counters = { eventsPublished: 0, framesWritten: 0, replaysServed: 0, gapsSignalled: 0, droppedForOverflow: 0 };
+  private counters = {
+    eventsPublished: 0,
+    framesWritten: 0,
+    replaysServed: 0,
+    gapsSignalled: 0,
+    droppedForOverflow: 0,
+  };
 
   constructor(options: HubOptions = {}) {
     this.options = options;
@@ -162,11 +184,18 @@ export class Hub<Events extends EventMap = EventMap> {
    * Publishes one event: assigns its id, encodes it once, stores it for replay, and writes the
    * same bytes to every subscriber (coalesced with the other events of this tick). Resolves to the id.
    */
-  publish<C extends ChannelOf<Events>>(channel: C, data: Events[C], options: PublishOptions = {}): Promise<string> {
+  publish<C extends ChannelOf<Events>>(
+    channel: C,
+    data: Events[C],
+    options: PublishOptions = {},
+  ): Promise<string> {
     let body: string;
     try {
       assertChannel(channel);
-      body = encodeEventBody({ data, event: options.event }, this.options.serializer ?? jsonSerializer);
+      body = encodeEventBody(
+        { data, event: options.event },
+        this.options.serializer ?? jsonSerializer,
+      );
     } catch (error) {
       return Promise.reject(error);
     }
@@ -387,10 +416,13 @@ export class Hub<Events extends EventMap = EventMap> {
 }
 
 function assertChannel(name: unknown): asserts name is string {
-  if (typeof name !== 'string' || name === '') throw new TypeError('ssekit: a channel name must be a non-empty string');
+  if (typeof name !== 'string' || name === '')
+    throw new TypeError('ssekit: a channel name must be a non-empty string');
 }
 
 /** Creates a hub. Pass an event map to type channels and payloads: `createHub<{ prices: Price }>()`. */
-export function createHub<Events extends EventMap = EventMap>(options: HubOptions = {}): Hub<Events> {
+export function createHub<Events extends EventMap = EventMap>(
+  options: HubOptions = {},
+): Hub<Events> {
   return new Hub<Events>(options);
 }

@@ -1,41 +1,46 @@
 export {
-  type SseEventInit,
-  type Serializer,
-  encodeEvent,
   encodeComment,
+  encodeEvent,
   encodeEventBody,
   jsonSerializer,
+  type Serializer,
+  type SseEventInit,
 } from './encode.js';
-export { formatEventId, parseEventId, newEpoch, type EventPosition } from './event-id.js';
-export { lastEventIdFrom, MAX_LAST_EVENT_ID_BYTES, type RequestLike } from './last-event-id.js';
-export { ReplayBuffer, DEFAULT_MAX_EVENTS, type ReplayLimits, type StoredEvent } from './replay-buffer.js';
-export type { EventStore, GapReason, ReplayResult, StoreListener, StoreStats } from './store.js';
-export { MemoryStore, memoryStore, mergeBySeq, type MemoryStoreOptions } from './memory-store.js';
+export { type EventPosition, formatEventId, newEpoch, parseEventId } from './event-id.js';
 export {
-  SseStream,
-  DEFAULT_HEARTBEAT_MS,
-  DEFAULT_MAX_QUEUE_BYTES,
-  DEFAULT_WRITE_TIMEOUT_MS,
-  type CloseReason,
-  type PipeOptions,
-  type SseStreamContext,
-  type SseStreamOptions,
-} from './sse-stream.js';
-export type { SseTarget } from './transport.js';
-export { tickerCount } from './ticker.js';
-export {
-  Hub,
-  createHub,
-  SseRefusal,
   type Authorize,
   type ChannelOf,
   type CloseOptions,
+  createHub,
   type EventMap,
   type EventMeta,
   type GapNotice,
   type GapOptions,
+  Hub,
   type HubOptions,
   type HubStats,
   type PublishOptions,
+  SseRefusal,
   type SubscribeOptions,
 } from './hub.js';
+export { lastEventIdFrom, MAX_LAST_EVENT_ID_BYTES, type RequestLike } from './last-event-id.js';
+export { MemoryStore, type MemoryStoreOptions, memoryStore, mergeBySeq } from './memory-store.js';
+export {
+  DEFAULT_MAX_EVENTS,
+  ReplayBuffer,
+  type ReplayLimits,
+  type StoredEvent,
+} from './replay-buffer.js';
+export {
+  type CloseReason,
+  DEFAULT_HEARTBEAT_MS,
+  DEFAULT_MAX_QUEUE_BYTES,
+  DEFAULT_WRITE_TIMEOUT_MS,
+  type PipeOptions,
+  SseStream,
+  type SseStreamContext,
+  type SseStreamOptions,
+} from './sse-stream.js';
+export type { EventStore, GapReason, ReplayResult, StoreListener, StoreStats } from './store.js';
+export { tickerCount } from './ticker.js';
+export type { SseTarget } from './transport.js';

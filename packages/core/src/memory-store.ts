@@ -1,6 +1,11 @@
 /** The embedded default store: per-channel replay buffers in this process's memory. */
 import { formatEventId, newEpoch, parseEventId } from './event-id.js';
-import { DEFAULT_MAX_EVENTS, ReplayBuffer, type ReplayLimits, type StoredEvent } from './replay-buffer.js';
+import {
+  DEFAULT_MAX_EVENTS,
+  ReplayBuffer,
+  type ReplayLimits,
+  type StoredEvent,
+} from './replay-buffer.js';
 import type { EventStore, GapReason, ReplayResult, StoreListener, StoreStats } from './store.js';
 
 export interface MemoryStoreOptions extends ReplayLimits {}
@@ -59,12 +64,18 @@ export class MemoryStore implements EventStore {
     return id;
   }
 
-  async readAfter(channels: readonly string[], lastEventId: string | undefined): Promise<ReplayResult> {
+  async readAfter(
+    channels: readonly string[],
+    lastEventId: string | undefined,
+  ): Promise<ReplayResult> {
     return this.readAfterNow(channels, lastEventId);
   }
 
   readAfterNow(channels: readonly string[], lastEventId: string | undefined): ReplayResult {
-    const head = { headId: this.seq > 0 ? formatEventId(this.epoch, this.seq) : null, headSeq: this.seq };
+    const head = {
+      headId: this.seq > 0 ? formatEventId(this.epoch, this.seq) : null,
+      headSeq: this.seq,
+    };
     if (lastEventId === undefined) return { events: [], ...head };
     const now = Date.now();
     const position = parseEventId(lastEventId);
@@ -117,7 +128,13 @@ export class MemoryStore implements EventStore {
       bufferedEvents += buffer.size;
       bufferedBytes += buffer.byteSize;
     }
-    return { kind: 'memory', channels: this.channels.size, bufferedEvents, bufferedBytes, epoch: this.epoch };
+    return {
+      kind: 'memory',
+      channels: this.channels.size,
+      bufferedEvents,
+      bufferedBytes,
+      epoch: this.epoch,
+    };
   }
 
   async close(): Promise<void> {
@@ -128,7 +145,10 @@ export class MemoryStore implements EventStore {
     let history = this.channels.get(channel);
     if (!history) {
       history = {
-        buffer: new ReplayBuffer({ ...this.limits, maxEvents: this.limits.maxEvents ?? DEFAULT_MAX_EVENTS }),
+        buffer: new ReplayBuffer({
+          ...this.limits,
+          maxEvents: this.limits.maxEvents ?? DEFAULT_MAX_EVENTS,
+        }),
         listener: undefined,
       };
       // A fresh channel can't know what an earlier, freed one lost.
@@ -139,7 +159,8 @@ export class MemoryStore implements EventStore {
   }
 
   private freeIfEmpty(channel: string, history: ChannelHistory): void {
-    if (history.listener || history.buffer.size > 0 || this.channels.get(channel) !== history) return;
+    if (history.listener || history.buffer.size > 0 || this.channels.get(channel) !== history)
+      return;
     this.channels.delete(channel);
     if (history.buffer.evictedUpTo > this.freedFloor) this.freedFloor = history.buffer.evictedUpTo;
   }

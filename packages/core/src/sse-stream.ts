@@ -93,6 +93,8 @@ export class SseStream implements Tickable {
   private queued = 0;
   private waitingSince = 0;
   private wroteSinceTick = false;
+  /** Ticks in a row without a write; the shared tick may be faster than the heartbeat. */
+  private idleTicks = 0;
   private controller: AbortController | undefined;
   private closeListeners: Array<(reason: CloseReason) => void> = [];
   private closedPromise: Promise<typeof CLOSED> | undefined;
@@ -216,7 +218,8 @@ export class SseStream implements Tickable {
       }
     } catch (error) {
       done = true;
-      this.fail(error);
+      // A source that rejects because the client left (an aborted read) is not an error.
+      if (!this.closed) this.fail(error);
     } finally {
       stop();
     }
@@ -273,8 +276,15 @@ export class SseStream implements Tickable {
       return;
     }
     const heartbeat = this.options.heartbeat ?? DEFAULT_HEARTBEAT_MS;
-    if (heartbeat !== false && !this.wroteSinceTick && this.waitingSince === 0) this.write(HEARTBEAT);
+    this.idleTicks = this.wroteSinceTick ? 0 : this.idleTicks + 1;
     this.wroteSinceTick = false;
+    // The tick runs at min(heartbeat, writeTimeout): wait for a whole heartbeat interval of silence.
+    const idleMs = this.idleTicks * (this.period ?? 0);
+    if (heartbeat !== false && this.waitingSince === 0 && idleMs >= heartbeat) {
+      this.write(HEARTBEAT);
+      this.wroteSinceTick = false;
+      this.idleTicks = 0;
+    }
   }
 
   private enqueue(frame: Buffer): boolean {

@@ -48,7 +48,10 @@ class ResponseTransport implements Transport {
     return (this.res as ServerResponse).write(chunk);
   }
   end(): void {
-    this.res.end();
+    // An ended event stream's connection is not worth keeping alive: closing it once the last
+    // chunk is out lets server.close() finish at once instead of waiting on idle sockets.
+    const socket = this.isHttp1 ? this.res.socket : null;
+    this.res.end(() => socket?.end());
   }
   destroy(): void {
     if ('stream' in this.res) this.res.stream.close();
