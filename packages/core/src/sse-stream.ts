@@ -7,8 +7,8 @@ import {
   encodeComment,
   encodeEvent,
   jsonSerializer,
-  type SseEventInit,
   type Serializer,
+  type SseEventInit,
 } from './encode.js';
 import type { Hub, SubscribeOptions } from './hub.js';
 import { lastEventIdFrom, type RequestLike } from './last-event-id.js';
@@ -66,7 +66,10 @@ function defaultOnError(error: unknown): void {
   console.error('[ssekit] stream error:', error);
 }
 
-function sseHeaders(isHttp1: boolean, extra: Record<string, string> | undefined): Record<string, string> {
+function sseHeaders(
+  isHttp1: boolean,
+  extra: Record<string, string> | undefined,
+): Record<string, string> {
   const headers: Record<string, string> = {
     'Content-Type': 'text/event-stream; charset=utf-8',
     // no-transform also keeps the compression middleware off the stream.
@@ -147,6 +150,9 @@ export class SseStream implements Tickable {
     this.state = 'open';
     this.committed = true;
     this.transport.commit(sseHeaders(this.transport.isHttp1, this.options.headers));
+    // Every started stream, subscribed or not (e.g. a piped AI answer), ends with hub.close().
+    this.context.hub?.track(this);
+    if (this.closed) return;
     if (this.period !== undefined) joinTicker(this.period, this);
     if (this.options.retry !== undefined) this.write(encodeEvent({ retry: this.options.retry }));
   }
@@ -179,7 +185,8 @@ export class SseStream implements Tickable {
   /** Subscribes to hub channels, replaying from this request's Last-Event-ID. */
   subscribe(channels: string | readonly string[], options: SubscribeOptions = {}): Promise<void> {
     const hub = this.context.hub;
-    if (!hub) return Promise.reject(new Error('ssekit: subscribe() needs a hub in the stream options'));
+    if (!hub)
+      return Promise.reject(new Error('ssekit: subscribe() needs a hub in the stream options'));
     return hub.subscribe(this, channels, {
       lastEventId: this.lastEventId,
       ...(this.context.request ? { request: this.context.request } : {}),
@@ -203,7 +210,9 @@ export class SseStream implements Tickable {
       // A generator parked on an await finishes once that await settles; don't wait for it.
       else if (iterator.return) Promise.resolve(iterator.return()).catch(() => {});
     };
-    const map = options.map ?? ((value: T): SseEventInit => ({ data: Buffer.isBuffer(value) ? value.toString() : value }));
+    const map =
+      options.map ??
+      ((value: T): SseEventInit => ({ data: Buffer.isBuffer(value) ? value.toString() : value }));
     this.start();
     try {
       while (!this.closed) {
@@ -260,11 +269,17 @@ export class SseStream implements Tickable {
    */
   close(final?: SseEventInit, reason: CloseReason = 'server'): void {
     if (this.closed) return;
-    if (final) this.write(encodeEvent(final, this.options.serializer ?? jsonSerializer));
-    else if (this.state === 'idle') this.start();
+    // Encode first: a bad final event throws before anything changes.
+    const frame = final ? encodeEvent(final, this.options.serializer ?? jsonSerializer) : undefined;
+    if (this.state === 'idle') this.start();
     if (this.closed) return;
+    // A slow reader still gets its queue and the final event: bounded by maxQueueBytes plus one frame.
+    const pending = frame ? [...this.queue, frame] : this.queue;
+    let stalled = this.waitingSince !== 0;
     this.finish(reason);
+    for (const chunk of pending) if (!this.transport.write(chunk)) stalled = true;
     this.transport.end();
+    if (stalled) this.reapIfStalled();
   }
 
   /** Shared-timer tick: heartbeat on idle streams, reap peers that stopped draining. */
@@ -313,6 +328,16 @@ export class SseStream implements Tickable {
     const waiters = this.drainWaiters;
     this.drainWaiters = [];
     for (const resolve of waiters) resolve();
+  }
+
+  /** After close, drops a peer that still has not read what is left within the write timeout. */
+  private reapIfStalled(): void {
+    const timeout = this.options.writeTimeout ?? DEFAULT_WRITE_TIMEOUT_MS;
+    if (timeout === false) return;
+    const timer = setTimeout(() => this.transport.destroy(), timeout);
+    timer.unref();
+    // 'close' fires once everything was flushed, before a keep-alive socket can be reused.
+    this.transport.on('close', () => clearTimeout(timer));
   }
 
   /** Drops the connection without flushing: for peers that stopped reading. */

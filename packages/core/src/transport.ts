@@ -50,8 +50,10 @@ class ResponseTransport implements Transport {
   end(): void {
     // An ended event stream's connection is not worth keeping alive: closing it once the last
     // chunk is out lets server.close() finish at once instead of waiting on idle sockets.
+    // (Listen for 'finish' rather than pass a callback: compression's res.end takes no callback.)
     const socket = this.isHttp1 ? this.res.socket : null;
-    this.res.end(() => socket?.end());
+    if (socket) this.res.once('finish', () => socket.end());
+    this.res.end();
   }
   destroy(): void {
     if ('stream' in this.res) this.res.stream.close();

@@ -1,0 +1,16 @@
+export { createHub, type Hub, SseRefusal } from '@ssekit/core';
+export { type ChannelSource, sse } from './middleware.js';
+export type {
+  ChannelList,
+  EventsOf,
+  Register,
+  RegisteredEvents,
+  SseChannelOptions,
+  SseErrorHandler,
+  SseMiddleware,
+  SseNext,
+  SseOptions,
+  SseRequest,
+  SseResponse,
+  SseSubscribeOptions,
+} from './types.js';
