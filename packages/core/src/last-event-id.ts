@@ -23,7 +23,7 @@ function valid(id: string): string | undefined {
  */
 function headerToUtf8(raw: string): string | undefined {
   // Code points above U+00FF mean something already decoded the header as text.
-  if (/[^\x00-\xff]/.test(raw)) return raw;
+  for (let i = 0; i < raw.length; i++) if (raw.charCodeAt(i) > 0xff) return raw;
   const bytes = Buffer.from(raw, 'latin1');
   const text = bytes.toString('utf8');
   return Buffer.from(text, 'utf8').equals(bytes) ? text : undefined;

@@ -317,10 +317,13 @@ export class SseStream implements Tickable {
   private flushQueue(): void {
     if (this.closed) return;
     this.waitingSince = 0;
-    while (this.queue.length > 0) {
-      const frame = this.queue.shift()!;
-      this.queued -= frame.length;
-      if (!this.transport.write(frame)) {
+    if (this.queue.length > 0) {
+      // One write for the whole backlog: bounded by maxQueueBytes, and no O(n) shifts.
+      const backlog =
+        this.queue.length === 1 ? this.queue[0]! : Buffer.concat(this.queue, this.queued);
+      this.queue = [];
+      this.queued = 0;
+      if (!this.transport.write(backlog)) {
         this.waitingSince = Date.now();
         return;
       }

@@ -42,7 +42,8 @@ class ResponseTransport implements Transport {
     res.writeHead(200);
     if (typeof res.flushHeaders === 'function') res.flushHeaders();
     // Each frame should leave at once rather than wait for Nagle's algorithm.
-    if (this.isHttp1) res.socket?.setNoDelay(true);
+    // Injected requests (light-my-request, Fastify's inject) have a socket stand-in without it.
+    if (this.isHttp1 && typeof res.socket?.setNoDelay === 'function') res.socket.setNoDelay(true);
   }
   write(chunk: Buffer): boolean {
     return (this.res as ServerResponse).write(chunk);

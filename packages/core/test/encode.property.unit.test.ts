@@ -11,9 +11,12 @@ const char = fc.oneof(
 const text = fc.string({ unit: char, maxLength: 40 });
 /** Text made of lines: empty lines and all three line endings, mixed. */
 const lines = fc
-  .array(fc.tuple(fc.string({ unit: 'binary', maxLength: 8 }), fc.constantFrom('\n', '\r', '\r\n')), {
-    maxLength: 6,
-  })
+  .array(
+    fc.tuple(fc.string({ unit: 'binary', maxLength: 8 }), fc.constantFrom('\n', '\r', '\r\n')),
+    {
+      maxLength: 6,
+    },
+  )
   .map((parts) => parts.map(([line, end]) => line + end).join(''));
 const data = fc.oneof(text, lines);
 
@@ -55,12 +58,18 @@ const expected = (init: SseEventInit & { data: string }): EventSourceMessage => 
 describe('encodeEvent round-trips through eventsource-parser', () => {
   it('parses back every event, with data line endings normalised to LF', () => {
     fc.assert(
-      fc.property(fc.array(event, { minLength: 1, maxLength: 5 }), fc.array(fc.nat(400)), (inits, cuts) => {
-        const bytes = Buffer.concat(inits.map((init) => encodeEvent(init)));
-        const { events, retries } = parse(bytes, cuts);
-        expect(events).toEqual(inits.map(expected));
-        expect(retries).toEqual(inits.flatMap((init) => (init.retry === undefined ? [] : [init.retry])));
-      }),
+      fc.property(
+        fc.array(event, { minLength: 1, maxLength: 5 }),
+        fc.array(fc.nat(400)),
+        (inits, cuts) => {
+          const bytes = Buffer.concat(inits.map((init) => encodeEvent(init)));
+          const { events, retries } = parse(bytes, cuts);
+          expect(events).toEqual(inits.map(expected));
+          expect(retries).toEqual(
+            inits.flatMap((init) => (init.retry === undefined ? [] : [init.retry])),
+          );
+        },
+      ),
       { numRuns: 500 },
     );
   });
@@ -95,7 +104,10 @@ describe('encodeEvent rejects inputs that would break the framing', () => {
   });
 
   it('throws a TypeError naming "id" for an id with CR, LF or U+0000', () => {
-    const badId = fc.oneof(withBreak(text), fc.tuple(text, text).map(([a, b]) => `${a}\0${b}`));
+    const badId = fc.oneof(
+      withBreak(text),
+      fc.tuple(text, text).map(([a, b]) => `${a}\0${b}`),
+    );
     fc.assert(
       fc.property(badId, data, (id, payload) => {
         expect(() => encodeEvent({ id, data: payload })).toThrow(/"id"/);

@@ -144,9 +144,7 @@ describe('comments', () => {
   });
 
   it('splits a multi-line comment into several comment lines, never a field', () => {
-    expect(wire(encodeComment('a\r\nb\rc\ndata: evil\n'))).toBe(
-      ': a\n: b\n: c\n: data: evil\n:\n',
-    );
+    expect(wire(encodeComment('a\r\nb\rc\ndata: evil\n'))).toBe(': a\n: b\n: c\n: data: evil\n:\n');
   });
 
   it('puts an event comment before the fields', () => {

@@ -69,9 +69,13 @@ describe('a client that stops reading while 50 MB are written', () => {
     expect(served.stream.signal.aborted).toBe(true);
     expect(report.maxQueued).toBeLessThanOrEqual(MAX_QUEUE);
     // Once Node's own buffer reported backpressure, frames went to the bounded queue instead.
-    expect(report.maxBuffered).toBeLessThanOrEqual(served.res.writableHighWaterMark + FRAME.length + 64);
+    expect(report.maxBuffered).toBeLessThanOrEqual(
+      served.res.writableHighWaterMark + FRAME.length + 64,
+    );
     // Most of the 50 MB was refused, not buffered.
     expect(report.refused * FRAME.length).toBeGreaterThan(30 * MB);
+    // A paused socket does not notice the reset; reading again shows the server dropped it.
+    client.socket.resume();
     await client.closed;
   });
 
@@ -86,7 +90,9 @@ describe('a client that stops reading while 50 MB are written', () => {
     expect(reasons).toEqual([]);
     expect(report.refused).toBeGreaterThan(0);
     expect(report.maxQueued).toBeLessThanOrEqual(MAX_QUEUE);
-    expect(report.maxBuffered).toBeLessThanOrEqual(served.res.writableHighWaterMark + FRAME.length + 64);
+    expect(report.maxBuffered).toBeLessThanOrEqual(
+      served.res.writableHighWaterMark + FRAME.length + 64,
+    );
 
     client.socket.resume();
     await served.stream.drained();
@@ -110,6 +116,7 @@ describe('a client that stops reading while 50 MB are written', () => {
     await once(served.stream.signal, 'abort');
     expect(reasons).toEqual(['timeout']);
     expect(served.stream.queuedBytes).toBe(0);
+    client.socket.resume();
     await client.closed;
   });
 
@@ -126,5 +133,21 @@ describe('a client that stops reading while 50 MB are written', () => {
     expect(text).toContain('event: bye\ndata: server restarting\n\n');
     // The chunked response ended cleanly after the final event.
     expect(text.endsWith('0\r\n\r\n')).toBe(true);
+  });
+
+  it('after close(), drops a client that still does not read within the write timeout', async () => {
+    const { served, client, reasons } = await stalledClient({
+      maxQueueBytes: 4 * MB,
+      writeTimeout: 100,
+    });
+    await writeFrames(served, 50 * MB, () => served.stream.queuedBytes > 0);
+    served.stream.close({ data: 'bye' });
+    // The kernel buffers are full and the client never reads, so the response cannot finish on
+    // its own: 'close' only comes because the server gave up on the socket.
+    await once(served.res, 'close');
+    expect(served.req.socket.destroyed).toBe(true);
+    expect(reasons).toEqual(['server']);
+    client.socket.resume();
+    await client.closed;
   });
 });

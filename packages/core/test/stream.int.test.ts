@@ -5,7 +5,12 @@ import type { EventSource } from 'eventsource';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AsyncQueue, deferred } from './support/async-queue.js';
-import { openEventSource, type TappedEventSource } from './support/event-source.js';
+import {
+  openEventSource,
+  type ReceivedMessage,
+  received,
+  type TappedEventSource,
+} from './support/event-source.js';
 import { rawGet } from './support/raw-client.js';
 import { type Handler, startSseServer } from './support/sse-server.js';
 import { TextWatch } from './support/text-watch.js';
@@ -47,9 +52,9 @@ function watchBody(body: AsyncIterable<Buffer>): TextWatch {
   return watch;
 }
 
-function typed(es: EventSource, type: string): AsyncQueue<MessageEvent<string>> {
-  const queue = new AsyncQueue<MessageEvent<string>>();
-  es.addEventListener(type, (event) => queue.push(event));
+function typed(es: EventSource, type: string): AsyncQueue<ReceivedMessage> {
+  const queue = new AsyncQueue<ReceivedMessage>();
+  es.addEventListener(type, (event) => queue.push(received(event)));
   return queue;
 }
 
@@ -114,7 +119,7 @@ describe('SseStream headers and lazy commit', () => {
       stream.start();
     });
     const response = await request(`${srv.url}/sse`);
-    cleanups.push(() => response.body.destroy());
+    cleanups.push(() => void response.body.destroy());
     expect(response.statusCode).toBe(200);
     expect(response.headers['content-type']).toBe('text/event-stream; charset=utf-8');
     expect(response.headers['cache-control']).toBe('no-cache, no-transform');
@@ -152,7 +157,7 @@ describe('SseStream headers and lazy commit', () => {
   it('sends the initial retry first', async () => {
     const srv = await server({ retry: 2500 });
     const response = await request(`${srv.url}/sse`);
-    cleanups.push(() => response.body.destroy());
+    cleanups.push(() => void response.body.destroy());
     const body = watchBody(response.body);
     (await srv.streams.next()).stream.send('x');
     await body.until((text) => text.includes('data: x'));
@@ -188,7 +193,7 @@ describe('heartbeat', () => {
     const heartbeat = 300;
     const srv = await server({ heartbeat, writeTimeout: 20 });
     const response = await request(`${srv.url}/sse`);
-    cleanups.push(() => response.body.destroy());
+    cleanups.push(() => void response.body.destroy());
     const body = watchBody(response.body);
     (await srv.streams.next()).stream.send('x');
     await body.until((text) => text.includes('data: x\n\n'));
@@ -253,6 +258,17 @@ describe('disconnect and close', () => {
     expect(stream.write(Buffer.from('data: raw\n\n'))).toBe(false);
     expect(await response.body.text()).toBe('event: bye\ndata: done\n\n');
     expect(stream.signal.aborted).toBe(true);
+  });
+
+  it('close() with an invalid final event throws and leaves the stream untouched', async () => {
+    const srv = await server();
+    const response = await request(`${srv.url}/sse`);
+    const { stream } = await srv.streams.next();
+    stream.send('before');
+    expect(() => stream.close({ event: 'bad\r', data: 'x' })).toThrow(/"event"/);
+    expect(stream.closed).toBe(false);
+    stream.close({ data: 'bye' });
+    expect(await response.body.text()).toBe('data: before\n\ndata: bye\n\n');
   });
 
   it('a signal taken after close is already aborted', async () => {
@@ -393,7 +409,9 @@ describe('pipe()', () => {
         return { value: undefined, done: true };
       },
     };
-    const piped = stream.pipe(iterator, { map: (value) => ({ data: `n=${value}`, id: String(value) }) });
+    const piped = stream.pipe(iterator, {
+      map: (value) => ({ data: `n=${value}`, id: String(value) }),
+    });
     const first = await messages.next();
     expect([first.data, first.lastEventId]).toEqual(['n=0', '0']);
     es.close();
@@ -413,6 +431,18 @@ describe('pipe()', () => {
     es.close();
     await piped;
     await sourceClosed;
+    expect(source.destroyed).toBe(true);
+  });
+
+  it('stops the source at once when the client already left', async () => {
+    const srv = await server();
+    const { es, opened } = client(`${srv.url}/sse`);
+    await opened;
+    const { stream } = await srv.streams.next();
+    es.close();
+    await stream.whenClosed();
+    const source = new Readable({ read() {} });
+    await stream.pipe(source);
     expect(source.destroyed).toBe(true);
   });
 

@@ -3,10 +3,22 @@ import { EventSource, type FetchLike } from 'eventsource';
 import { AsyncQueue } from './async-queue.js';
 import { TextWatch } from './text-watch.js';
 
+/** The parts of a MessageEvent the tests look at. */
+export interface ReceivedMessage {
+  type: string;
+  data: string;
+  lastEventId: string;
+}
+
+/** Copies what a test needs out of a MessageEvent. */
+export function received(event: MessageEvent): ReceivedMessage {
+  return { type: event.type, data: String(event.data), lastEventId: event.lastEventId };
+}
+
 export interface TappedEventSource {
   es: EventSource;
   /** Every `message` event, in order. */
-  messages: AsyncQueue<MessageEvent<string>>;
+  messages: AsyncQueue<ReceivedMessage>;
   /** The raw body text of every connection this client made, concatenated. */
   raw: TextWatch;
   /** Resolves on the first `open`. */
@@ -39,8 +51,10 @@ function tappingFetch(raw: TextWatch): FetchLike {
 export function openEventSource(url: string): TappedEventSource {
   const raw = new TextWatch();
   const es = new EventSource(url, { fetch: tappingFetch(raw) });
-  const messages = new AsyncQueue<MessageEvent<string>>();
-  es.onmessage = (event) => messages.push(event);
-  const opened = new Promise<void>((resolve) => es.addEventListener('open', () => resolve(), { once: true }));
+  const messages = new AsyncQueue<ReceivedMessage>();
+  es.onmessage = (event) => messages.push(received(event));
+  const opened = new Promise<void>((resolve) =>
+    es.addEventListener('open', () => resolve(), { once: true }),
+  );
   return { es, messages, raw, opened };
 }

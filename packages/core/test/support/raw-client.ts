@@ -19,7 +19,12 @@ export function rawGet(port: number, path: string, headerLines: string[] = []): 
   // A reset from the server is expected in some tests; 'close' reports it.
   socket.on('error', () => {});
   const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-  const request = [`GET ${path} HTTP/1.1`, 'Host: 127.0.0.1', 'Accept: text/event-stream', ...headerLines];
+  const request = [
+    `GET ${path} HTTP/1.1`,
+    'Host: 127.0.0.1',
+    'Accept: text/event-stream',
+    ...headerLines,
+  ];
   socket.write(`${request.join('\r\n')}\r\n\r\n`, 'latin1');
   const headers = received
     .until((text) => text.includes('\r\n\r\n'))
