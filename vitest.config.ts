@@ -1,7 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
-const src = (name: string) => fileURLToPath(new URL(`./packages/${name}/src/index.ts`, import.meta.url));
+const src = (name: string) =>
+  fileURLToPath(new URL(`./packages/${name}/src/index.ts`, import.meta.url));
 
 // Tests import the packages' sources; test/dist-imports checks the built ESM and CJS files.
 const alias = {
@@ -16,7 +17,10 @@ export default defineConfig({
     projects: [
       {
         resolve: { alias },
-        test: { name: 'unit', include: ['packages/*/test/**/*.unit.test.ts', 'test/**/*.unit.test.ts'] },
+        test: {
+          name: 'unit',
+          include: ['packages/*/test/**/*.unit.test.ts', 'test/**/*.unit.test.ts'],
+        },
       },
       {
         resolve: { alias },

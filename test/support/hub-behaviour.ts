@@ -178,7 +178,7 @@ export function describeHubBehaviour(label: string, makeStore: StoreFactory): vo
 
     it('closing a channel ends its streams, and the reconnect gets 204 so the client stops', async () => {
       const { hub, open } = await setup();
-      const client = open('ch=room');
+      const client = open('ch=room', ['bye']);
       await client.until(() => client.opens === 1, 'open');
       const errors: Array<{ code?: number | undefined }> = [];
       client.source.addEventListener('error', (event) =>
@@ -186,6 +186,9 @@ export function describeHubBehaviour(label: string, makeStore: StoreFactory): vo
       );
       await hub.closeChannel('room', { final: { event: 'bye', data: 'closed' } });
       await client.until(() => client.source.readyState === client.source.CLOSED, 'client stops');
+      expect(client.events.filter((e) => e.type === 'bye')).toEqual([
+        { type: 'bye', data: 'closed', id: '' },
+      ]);
       expect(errors.some((e) => e.code === 204)).toBe(true);
       await expect(hub.publish('room', 'late')).rejects.toThrow(/closed/);
     });

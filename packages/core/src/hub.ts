@@ -167,6 +167,8 @@ export class Hub<Events extends EventMap = EventMap> {
   private flushScheduled = false;
   private flushMark = 0;
   private closing = false;
+  /** Final events of channels being closed by this process. */
+  private readonly finalEvents = new Map<string, SseEventInit>();
   private counters = {
     eventsPublished: 0,
     framesWritten: 0,
@@ -293,17 +295,30 @@ export class Hub<Events extends EventMap = EventMap> {
   /** Closes a channel for good: its clients' streams end, and their next connect gets 204. */
   async closeChannel(channel: ChannelOf<Events>, options: CloseOptions = {}): Promise<void> {
     this.flush();
+    // The store's `closed` notice (which may arrive before closeChannel resolves) sends this.
+    if (options.final) this.finalEvents.set(channel, options.final);
+    try {
+      await this.store.closeChannel(channel);
+      this.endChannel(channel);
+    } finally {
+      this.finalEvents.delete(channel);
+    }
+  }
+
+  /** Ends the streams of a closed channel, after its final event if the closer gave one here. */
+  private endChannel(channel: string): void {
+    this.flush();
     const state = this.channels.get(channel);
-    await this.store.closeChannel(channel);
-    // The store's `closed` notice already ended them; this covers a store that doesn't notify.
-    if (state) for (const sub of [...state.subscribers]) sub.stream.close(options.final);
+    if (!state) return;
+    const final = this.finalEvents.get(channel);
+    for (const sub of [...state.subscribers]) sub.stream.close(final);
   }
 
   /** Ends every stream (optionally after a final event) and closes the store. */
   async close(options: CloseOptions = {}): Promise<void> {
     this.closing = true;
     this.flush();
-    for (const stream of [...this.streams]) stream.close(options.final);
+    for (const stream of [...this.streams]) stream.shutdown(options.final);
     await this.store.close();
   }
 
@@ -339,10 +354,7 @@ export class Hub<Events extends EventMap = EventMap> {
       created.ready = this.store
         .subscribe(name, {
           event: (event) => this.enqueue(event),
-          closed: () => {
-            this.flush();
-            for (const s of [...created.subscribers]) s.stream.close();
-          },
+          closed: () => this.endChannel(name),
         })
         .then((unsubscribe) => {
           created.unsubscribe = unsubscribe;

@@ -268,6 +268,22 @@ export class SseStream implements Tickable {
    * sends its headers first, so the client sees a normal, empty event stream.
    */
   close(final?: SseEventInit, reason: CloseReason = 'server'): void {
+    this.end(final, reason, false);
+  }
+
+  /**
+   * Like `close()`, and also closes the HTTP/1 connection once the last chunk is out, so that
+   * `server.close()` need not wait for idle keep-alive sockets. For server shutdown.
+   */
+  shutdown(final?: SseEventInit): void {
+    this.end(final, 'server', true);
+  }
+
+  private end(
+    final: SseEventInit | undefined,
+    reason: CloseReason,
+    closeConnection: boolean,
+  ): void {
     if (this.closed) return;
     // Encode first: a bad final event throws before anything changes.
     const frame = final ? encodeEvent(final, this.options.serializer ?? jsonSerializer) : undefined;
@@ -278,7 +294,7 @@ export class SseStream implements Tickable {
     let stalled = this.waitingSince !== 0;
     this.finish(reason);
     for (const chunk of pending) if (!this.transport.write(chunk)) stalled = true;
-    this.transport.end();
+    this.transport.end(closeConnection);
     if (stalled) this.reapIfStalled();
   }
 

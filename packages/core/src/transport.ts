@@ -11,7 +11,8 @@ export interface Transport {
   /** Sends status and headers at once. `headers` are the SSE ones; the app's own are kept. */
   commit(headers: Record<string, string>): void;
   write(chunk: Buffer): boolean;
-  end(): void;
+  /** Ends the response; with `closeConnection`, also its HTTP/1 connection (for shutdown). */
+  end(closeConnection: boolean): void;
   destroy(): void;
   /** True when the peer is gone or the response is already finished. */
   readonly gone: boolean;
@@ -48,11 +49,11 @@ class ResponseTransport implements Transport {
   write(chunk: Buffer): boolean {
     return (this.res as ServerResponse).write(chunk);
   }
-  end(): void {
-    // An ended event stream's connection is not worth keeping alive: closing it once the last
-    // chunk is out lets server.close() finish at once instead of waiting on idle sockets.
+  end(closeConnection: boolean): void {
+    // On shutdown, close the connection once the last chunk is out: an idle keep-alive socket
+    // would keep server.close() waiting. Otherwise keep it: a client may reuse it.
     // (Listen for 'finish' rather than pass a callback: compression's res.end takes no callback.)
-    const socket = this.isHttp1 ? this.res.socket : null;
+    const socket = closeConnection && this.isHttp1 ? this.res.socket : null;
     if (socket) this.res.once('finish', () => socket.end());
     this.res.end();
   }

@@ -1,0 +1,35 @@
+/**
+ * (6) fastify-sse-v2: no channels either, so the app keeps the open replies and calls
+ * reply.sse({ id, data }) on each, its README's "individual events" form.
+ */
+import Fastify from 'fastify';
+import { FastifySSEPlugin } from 'fastify-sse-v2';
+import { createControl, reportReady } from './common.mjs';
+
+const clients = new Set();
+
+const control = createControl({
+  name: 'fastify-sse-v2',
+  variant: 'fastify-sse-v2 4.2.2 on fastify 5.12.8, reply.sse(event) per client',
+  clients: () => clients.size,
+  publish(payload, seq) {
+    const message = { id: String(seq), data: payload };
+    for (const reply of clients) reply.sse(message);
+    return message.id;
+  },
+});
+
+const app = Fastify({ logger: false });
+await app.register(FastifySSEPlugin);
+
+app.get('/sse', (request, reply) => {
+  // The first reply.sse() call hijacks the reply and commits the headers (with retry: 3000).
+  reply.sse({ event: 'ready', data: 'ready' });
+  clients.add(reply);
+  request.socket.on('close', () => clients.delete(reply));
+});
+app.post('/broadcast', (request) => control.broadcast(new URLSearchParams(request.query)));
+app.get('/stats', (request) => control.stats(new URLSearchParams(request.query)));
+
+await app.listen({ port: 0, host: '127.0.0.1' });
+reportReady(app.server.address().port);

@@ -1,0 +1,89 @@
+/**
+ * The plugin: a lazy `reply.sse` getter, the `sse` route option read in `onRoute`, and a
+ * `preClose` hook that ends open streams so `app.close()` never waits on a connected client.
+ */
+import type { Http2Session } from 'node:http2';
+import type { EventMap } from '@ssekit/core';
+import type { FastifyInstance, FastifyReply, RouteOptions } from 'fastify';
+import fp from 'fastify-plugin';
+import { createReplySse, type PluginState } from './reply-sse.js';
+import {
+  answerHead,
+  channel,
+  isChannelHandler,
+  PLUGIN_STATE,
+  validateRouteOption,
+} from './route-option.js';
+import type { SsekitOptions } from './types.js';
+
+function describe(route: RouteOptions): string {
+  const method = Array.isArray(route.method) ? route.method.join(',') : route.method;
+  return `route ${method} ${route.url}`;
+}
+
+/** Validates the `sse` route option at registration; a bad value makes `register`/`ready` fail. */
+function onRoute(route: RouteOptions): void {
+  const option: unknown = (route as RouteOptions & { sse?: unknown }).sse;
+  if (option === undefined) return;
+  const where = describe(route);
+  const config = validateRouteOption(where, option);
+  const ours = isChannelHandler(route.handler);
+  if (config !== true && !ours) {
+    throw new TypeError(
+      `@ssekit/fastify: ${where}: "sse.channels" is served by ssekit, so it needs ssekit's handler. ` +
+        'Write `app.get(url, channel(channels, options))`, or use `sse: true` and call reply.sse.subscribe() in your handler.',
+    );
+  }
+  if (route.method === 'HEAD' && !ours) {
+    // Fastify's automatic HEAD twin of an SSE GET: answer the headers, don't open a stream.
+    route.handler = function headOfSseRoute(_request, reply) {
+      return answerHead(reply);
+    };
+  }
+}
+
+async function ssekitPlugin(app: FastifyInstance, options: SsekitOptions<EventMap>): Promise<void> {
+  const { hub, onError, finalEvent, ...streamOptions } = options;
+  const state: PluginState = {
+    hub,
+    streamOptions,
+    onError,
+    finalEvent,
+    open: new Map(),
+    closing: false,
+  };
+
+  app.decorateReply(PLUGIN_STATE, { getter: () => state });
+  // A getter on the prototype: routes that never read reply.sse allocate nothing.
+  app.decorateReply('sse', {
+    getter(this: FastifyReply) {
+      const sse = createReplySse(this, state);
+      // Cache as an own property so every later read sees the same stream.
+      Object.defineProperty(this, 'sse', { value: sse, configurable: true });
+      return sse;
+    },
+  });
+
+  app.addHook('onRoute', onRoute);
+
+  app.addHook('preClose', (done) => {
+    state.closing = true;
+    const sessions = new Set<Http2Session>();
+    for (const [stream, session] of [...state.open]) {
+      stream.shutdown(finalEvent);
+      if (session) sessions.add(session);
+    }
+    // Before Node 24, Fastify leaves HTTP/2 sessions open unless forceCloseConnections is true,
+    // so server.close() would wait for the client. Close ours gracefully: the final events flush.
+    for (const session of sessions) if (!session.closed && !session.destroyed) session.close();
+    done();
+  });
+}
+
+/**
+ * `await app.register(ssekit, { hub, ...streamOptions })`: gives every reply a lazy `reply.sse`
+ * and reads the `sse` route option. Wrapped with fastify-plugin, so it reaches the whole app.
+ */
+export const ssekit = Object.assign(fp(ssekitPlugin, { name: '@ssekit/fastify', fastify: '5.x' }), {
+  channel,
+});

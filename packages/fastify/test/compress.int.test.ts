@@ -1,0 +1,40 @@
+/** @fastify/compress registered globally must neither break nor buffer the event stream. */
+import compress from '@fastify/compress';
+import { channel, createHub, ssekit } from '@ssekit/fastify';
+import Fastify from 'fastify';
+import { afterEach, expect, it } from 'vitest';
+import { listen, rawGet } from './support/harness.js';
+
+let cleanup: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const step of cleanup.reverse()) await step();
+  cleanup = [];
+});
+
+it('delivers each event uncompressed before the next one is published', async () => {
+  const hub = createHub();
+  const app = Fastify({ forceCloseConnections: true });
+  cleanup.push(() => app.close());
+  await app.register(compress, { global: true, threshold: 0 });
+  await app.register(ssekit, { hub });
+  app.get('/json', async () => ({ compressed: 'x'.repeat(2048) }));
+  app.get('/ticks', channel('ticks'));
+  const { url } = await listen(app);
+
+  // Compression is on for ordinary routes...
+  const json = await rawGet(`${url}/json`, { 'accept-encoding': 'gzip' });
+  expect(json.response.headers['content-encoding']).toBe('gzip');
+  await json.ended;
+
+  // ...and off for the stream, which is flushed event by event.
+  const ticks = await rawGet(`${url}/ticks`, { 'accept-encoding': 'gzip, deflate, br' });
+  cleanup.push(() => ticks.destroy());
+  expect(ticks.response.headers['content-encoding']).toBeUndefined();
+  expect(ticks.response.headers['content-type']).toBe('text/event-stream; charset=utf-8');
+  const first = await hub.publish('ticks', 1);
+  expect(await ticks.until('data: 1\n\n')).toBe(`id: ${first}\ndata: 1\n\n`);
+  const second = await hub.publish('ticks', 2);
+  expect(await ticks.until('data: 2\n\n')).toBe(
+    `id: ${first}\ndata: 1\n\nid: ${second}\ndata: 2\n\n`,
+  );
+});

@@ -1,0 +1,285 @@
+/**
+ * One reader per store (so per process): a dedicated connection that XREAD-BLOCKs on the streams
+ * of every channel with local subscribers, never one per client. Entries from all streams of a
+ * reply are merged by seq, so each channel's events (and events across channels) arrive in id
+ * order. Positions live here, so after a reconnect reading resumes exactly where it stopped.
+ */
+import type { StoreListener } from '@ssekit/core';
+import type { Redis } from 'ioredis';
+import { connectionState, onceReady } from './connection.js';
+import { type RawEntry, readFields, seqOf, seqTextOf, toStoredEvent } from './entries.js';
+import type { StoreKeys } from './options.js';
+
+export type Verdict = 'deliver' | 'changed' | 'none';
+
+/** What the reader needs from its store. */
+export interface ReaderHost {
+  readonly keys: StoreKeys;
+  /** The epoch this process believes current, if any. */
+  readonly epoch: string | undefined;
+  /** The highest seq this process has seen in that epoch. */
+  readonly highestSeq: number;
+  /**
+   * Checks the epoch read before and after a blocking read, and the counter read before it.
+   * Unless it says 'deliver', the reply must be dropped: the history 'changed' meanwhile, or
+   * Redis holds 'none' yet.
+   */
+  confirm(
+    before: string | null,
+    after: string | null,
+    counter: number,
+    seenBefore: number,
+  ): Promise<Verdict>;
+  /** Wakes a blocked read early (an XADD to the reader's wake stream, from another connection). */
+  wake(key: string): Promise<void>;
+  noteError(error: unknown): void;
+  noteSeq(seq: number): void;
+}
+
+interface Tap {
+  readonly channel: string;
+  readonly key: string;
+  listener: StoreListener;
+  /** Stream id to read after. */
+  position: string;
+  /** Seq of the channel's last entry seen; the next entry's `p` must equal it. Undefined: don't check. */
+  lastSeq: string | undefined;
+}
+
+type XReadReply = Array<[key: string, entries: RawEntry[]]> | null;
+
+export interface ReaderOptions {
+  blockMs: number;
+  readCount: number;
+  retryDelay: (attempt: number) => number;
+}
+
+export class StreamReader {
+  private readonly taps = new Map<string, Tap>();
+  readonly wakeKey: string;
+  private wakePosition = '0-0';
+  private readonly stopper = new AbortController();
+  private running = false;
+  private reading = false;
+  private idle: (() => void) | undefined;
+  /** Bumped when positions are reset, so a reply read with old positions is dropped. */
+  private generation = 0;
+  private failures = 0;
+  /** The next read doesn't block: after a (re)connect or a history change, check the epoch at once. */
+  private recheck = true;
+  /** Id of the last event delivered, for stats. */
+  lastDelivered: string | null = null;
+
+  constructor(
+    private readonly conn: Redis,
+    private readonly host: ReaderHost,
+    readerId: string,
+    private readonly options: ReaderOptions,
+  ) {
+    this.wakeKey = host.keys.wake(readerId);
+    conn.on('ready', () => {
+      this.recheck = true;
+    });
+  }
+
+  get channelCount(): number {
+    return this.taps.size;
+  }
+
+  get state(): string {
+    if (this.stopper.signal.aborted) return 'closed';
+    if (!this.running) return 'idle';
+    return connectionState(this.conn);
+  }
+
+  /** Starts delivering entries of `channel` after seq `lastSeq` (the channel's last entry). */
+  add(channel: string, listener: StoreListener, lastSeq: string): () => void {
+    let tap = this.taps.get(channel);
+    if (tap) {
+      tap.listener = listener;
+    } else {
+      tap = {
+        channel,
+        key: this.host.keys.stream(channel),
+        listener,
+        position: `${lastSeq}-0`,
+        lastSeq,
+      };
+      this.taps.set(channel, tap);
+      this.kick();
+    }
+    const added = tap;
+    return () => {
+      if (this.taps.get(channel) === added && added.listener === listener)
+        this.taps.delete(channel);
+    };
+  }
+
+  /**
+   * The history was lost or rewound: positions mean nothing any more. Every local stream is ended
+   * (its client comes back and is told `stale`), and reading goes on from `head` in the new one.
+   */
+  historyChanged(head: number): void {
+    this.generation++;
+    const taps = [...this.taps.values()];
+    for (const tap of taps) {
+      tap.position = `${head}-0`;
+      tap.lastSeq = undefined;
+    }
+    for (const tap of taps) this.tell(tap, 'closed');
+  }
+
+  stop(): void {
+    this.stopper.abort();
+    this.idle?.();
+    this.conn.disconnect();
+  }
+
+  private kick(): void {
+    if (this.stopper.signal.aborted) return;
+    if (!this.running) {
+      this.running = true;
+      void this.run();
+    } else if (this.idle) {
+      this.idle();
+    } else if (this.reading) {
+      // The pending XREAD doesn't cover the new channel. The wake entry persists, so even if it
+      // lands before that XREAD reaches Redis, the XREAD returns at once.
+      this.host.wake(this.wakeKey).catch((error: unknown) => this.host.noteError(error));
+    }
+  }
+
+  private async run(): Promise<void> {
+    const stop = this.stopper.signal;
+    while (!stop.aborted) {
+      if (this.taps.size === 0) {
+        await new Promise<void>((resolve) => {
+          this.idle = resolve;
+        });
+        this.idle = undefined;
+        continue;
+      }
+      if (this.conn.status === 'wait') this.conn.connect().catch(() => {});
+      if (this.conn.status !== 'ready') {
+        await onceReady(this.conn, stop);
+        continue;
+      }
+      try {
+        await this.readOnce();
+        this.failures = 0;
+      } catch (error) {
+        if (stop.aborted) break;
+        this.host.noteError(error);
+        // A connection loss waits for 'ready' above; anything else backs off before retrying.
+        if (this.conn.status === 'ready')
+          await this.pause(this.options.retryDelay(++this.failures));
+      }
+    }
+  }
+
+  private pause(ms: number): Promise<void> {
+    const signal = this.stopper.signal;
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener('abort', done);
+    });
+  }
+
+  private async readOnce(): Promise<void> {
+    const taps = [...this.taps.values()];
+    const generation = this.generation;
+    const seenBefore = this.host.highestSeq;
+    const { keys } = this.host;
+    const streams = [...taps.map((t) => t.key), this.wakeKey];
+    const positions = [...taps.map((t) => t.position), this.wakePosition];
+    const block = this.recheck ? [] : ['BLOCK', this.options.blockMs];
+    this.recheck = false;
+    // The epoch before and after the blocking read, and the counter before it, tell whether the
+    // history was lost or rewound while the reply was being made.
+    const pipeline = this.conn
+      .pipeline()
+      .get(keys.epoch)
+      .get(keys.seq)
+      .call('XREAD', 'COUNT', this.options.readCount, ...block, 'STREAMS', ...streams, ...positions)
+      .get(keys.epoch);
+    this.reading = true;
+    let results: Array<[Error | null, unknown]> | null;
+    try {
+      results = await pipeline.exec();
+    } finally {
+      this.reading = false;
+    }
+    if (!results) throw new Error('ssekit/redis: reader pipeline returned nothing');
+    for (const [error] of results) if (error) throw error;
+    const [before, counter, reply, after] = results.map(([, value]) => value) as [
+      string | null,
+      string | null,
+      XReadReply,
+      string | null,
+    ];
+    if (generation !== this.generation) return;
+    const verdict = await this.host.confirm(before, after, Number(counter ?? 0), seenBefore);
+    if (verdict !== 'deliver') {
+      // After a change, look again at once; with no history at all, block until there is one.
+      this.recheck = verdict === 'changed';
+      return;
+    }
+    if (generation !== this.generation) return;
+    if (reply) this.deliver(reply, taps, before!);
+  }
+
+  private deliver(reply: Array<[string, RawEntry[]]>, taps: Tap[], epoch: string): void {
+    const byKey = new Map(taps.map((tap) => [tap.key, tap]));
+    // COUNT caps each stream separately: beyond the lowest last seq of a capped stream, another
+    // stream's entries might be missing from this reply, so they wait for the next read.
+    let cutoff = Number.POSITIVE_INFINITY;
+    const picked: Array<{ tap: Tap; id: string; seq: number; fields: string[] }> = [];
+    for (const [key, entries] of reply) {
+      if (entries.length === 0) continue;
+      if (key === this.wakeKey) {
+        this.wakePosition = entries[entries.length - 1]![0];
+        continue;
+      }
+      const tap = byKey.get(key);
+      if (!tap || this.taps.get(tap.channel) !== tap) continue;
+      if (entries.length >= this.options.readCount)
+        cutoff = Math.min(cutoff, seqOf(entries[entries.length - 1]![0]));
+      for (const [id, fields] of entries) picked.push({ tap, id, seq: seqOf(id), fields });
+    }
+    const ordered = picked.filter((p) => p.seq <= cutoff).sort((a, b) => a.seq - b.seq);
+    for (const { tap, id, seq, fields } of ordered) {
+      if (this.taps.get(tap.channel) !== tap) continue;
+      const entry = readFields(fields);
+      const broken = tap.lastSeq !== undefined && entry.prev !== tap.lastSeq;
+      tap.position = id;
+      tap.lastSeq = seqTextOf(id);
+      this.host.noteSeq(seq);
+      if (broken || entry.closed) {
+        // Closed for good, or entries were trimmed before this reader got to them: end the local
+        // streams. A client of a closed channel then gets 204; any other one resumes and is told
+        // what was evicted.
+        this.tell(tap, 'closed');
+        continue;
+      }
+      const event = toStoredEvent(tap.channel, epoch, seq, entry);
+      this.lastDelivered = event.id;
+      this.tell(tap, 'event', event);
+    }
+  }
+
+  private tell(tap: Tap, what: 'closed'): void;
+  private tell(tap: Tap, what: 'event', event: ReturnType<typeof toStoredEvent>): void;
+  private tell(tap: Tap, what: 'closed' | 'event', event?: ReturnType<typeof toStoredEvent>): void {
+    try {
+      if (what === 'closed') tap.listener.closed();
+      else tap.listener.event(event!);
+    } catch (error) {
+      this.host.noteError(error);
+    }
+  }
+}

@@ -1,0 +1,134 @@
+/** Real child processes, each a hub on the Redis store behind an HTTP server (fixtures/hub-process.mjs). */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import type { HubStats } from '@ssekit/core';
+import { type WatchedSource, watch } from '../support/sse-client.js';
+
+const FIXTURE = fileURLToPath(new URL('./fixtures/hub-process.mjs', import.meta.url));
+
+export interface PublishedEvent {
+  id: string;
+  channel: string;
+}
+
+export interface HubProcess {
+  name: string;
+  url: string;
+  child: ChildProcess;
+  /** Everything the child wrote to stderr (a crash shows up here). */
+  stderr(): string;
+  /** Publishes `count` events round-robin over `channels`; a 503 resolves with the error. */
+  publish(
+    channels: string | string[],
+    count?: number,
+  ): Promise<{ status: number; ids: string[]; events: PublishedEvent[]; error?: string }>;
+  drop(): Promise<number>;
+  closeChannel(channel: string): Promise<void>;
+  stats(): Promise<
+    HubStats & { store: { status: string; readerStatus: string; historyChanges: number } }
+  >;
+  stop(): Promise<void>;
+}
+
+export async function startHubProcess(
+  name: string,
+  redisUrl: string,
+  prefix: string,
+): Promise<HubProcess> {
+  const child = spawn(process.execPath, [FIXTURE], {
+    env: { ...process.env, REDIS_URL: redisUrl, PREFIX: prefix },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let errors = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    errors += chunk.toString();
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const line = out.split('\n')[0];
+      if (out.includes('\n') && line) resolve((JSON.parse(line) as { port: number }).port);
+    });
+    child.once('exit', (code) =>
+      reject(new Error(`hub process ${name} exited (${code}): ${errors}`)),
+    );
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const post = async (path: string): Promise<Response> =>
+    fetch(`${url}${path}`, { method: 'POST' });
+  return {
+    name,
+    url,
+    child,
+    stderr: () => errors,
+    async publish(channels, count = 1) {
+      const ch = typeof channels === 'string' ? channels : channels.join(',');
+      const res = await post(`/publish?ch=${encodeURIComponent(ch)}&count=${count}`);
+      const body = (await res.json()) as {
+        ids?: string[];
+        events: PublishedEvent[];
+        error?: string;
+      };
+      return {
+        status: res.status,
+        ids: body.events.map((e) => e.id),
+        events: body.events,
+        error: body.error,
+      };
+    },
+    async drop() {
+      return ((await (await post('/drop')).json()) as { dropped: number }).dropped;
+    },
+    async closeChannel(channel) {
+      await post(`/close-channel?ch=${encodeURIComponent(channel)}`);
+    },
+    async stats() {
+      return (await (await fetch(`${url}/stats`)).json()) as Awaited<
+        ReturnType<HubProcess['stats']>
+      >;
+    },
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      const [code, signal] = (await exited) as [number | null, string | null];
+      clearTimeout(timer);
+      // A clean exit after SIGTERM proves close() let go of every connection and timer.
+      if (signal === 'SIGKILL') throw new Error(`hub process ${name} did not exit after SIGTERM`);
+      if (code !== 0) throw new Error(`hub process ${name} exited with ${code}: ${errors}`);
+    },
+  };
+}
+
+export interface RoutedClient extends WatchedSource {
+  /** Which process each connection went to, and the Last-Event-ID it sent. */
+  connections: Array<{ process: string; lastEventId: string | null }>;
+}
+
+/**
+ * The real `eventsource` client, subscribed to `channels`, whose every (re)connection goes to
+ * the process `route` picks (it may wait, to hold a reconnect back). Gap events are recorded too.
+ */
+export function routedClient(
+  channels: string,
+  route: (attempt: number) => HubProcess | Promise<HubProcess>,
+): RoutedClient {
+  const connections: RoutedClient['connections'] = [];
+  const watched = watch(
+    `http://route.invalid/sse?ch=${encodeURIComponent(channels)}`,
+    ['ssekit-gap'],
+    {
+      fetch: async (input, init) => {
+        const target = await route(connections.length);
+        const headers = new Headers(init?.headers as Record<string, string> | undefined);
+        connections.push({ process: target.name, lastEventId: headers.get('last-event-id') });
+        const url = new URL(String(input));
+        return fetch(`${target.url}${url.pathname}${url.search}`, init);
+      },
+    },
+  );
+  return Object.assign(watched, { connections });
+}
