@@ -36,7 +36,7 @@ describe.each(FLAVOURS)('ai tokens on %s', (flavour) => {
     await page.click('#send');
 
     await page.waitForFunction(
-      () => (globalThis as unknown as TokensPage).tokens.received >= 30,
+      () => (globalThis as unknown as TokensPage).tokens.received >= 50,
       undefined,
       WAIT,
     );

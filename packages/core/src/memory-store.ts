@@ -81,8 +81,8 @@ export class MemoryStore implements EventStore {
     const position = parseEventId(lastEventId);
     let reason: GapReason | undefined;
     let after = 0;
-    if (!position || position.seq > this.seq) reason = 'unknown';
-    else if (position.epoch !== this.epoch) reason = 'stale';
+    if (position && position.epoch !== this.epoch) reason = 'stale';
+    else if (!position || position.seq > this.seq) reason = 'unknown';
     else after = position.seq;
     const runs: StoredEvent[][] = [];
     let oldest: StoredEvent | undefined;
