@@ -4,7 +4,7 @@
  * bench/RESULTS.md; `pnpm bench --smoke` runs a tiny version of everything and exits non-zero if
  * any contender delivers a wrong count (it writes only to bench/.out/).
  *
- * Options: --smoke, --rounds=N (fan-out at 1k, storm, Redis; N-1 at 10k; 1 for slow consumers), --only=key,key, --scenarios=fan1k,fan10k,storm,slow,redis,
+ * Options: --smoke, --rounds=N (fan-out at 1k, storm, Redis; N-2 at 10k; 1 for slow consumers), --only=key,key, --scenarios=fan1k,fan10k,storm,slow,redis,
  * --prof (CPU profiles of the contenders into bench/.out/prof), --out=path.
  */
 import { spawnSync } from 'node:child_process';
@@ -50,14 +50,14 @@ const plan = smoke
       fan1k: { n: 20, k: 10, p: 100, warmupK: 5, bursts: 1, latency: { count: 10, interval: 10 } },
       fan10k: { n: 20, k: 10, p: 100, warmupK: 5, bursts: 1, memory: true },
       storm: { n: 20, p: 100, history: 20, back: 10 },
-      slow: { n: 20, slow: 2, k: 10, p: 100, baselineBursts: 1, bursts: 1 },
+      slow: { n: 20, slow: 2, k: 10, warmupK: 5, p: 100, baselineBursts: 1, bursts: 1 },
       redis: { n: 20, k: 10, p: 100, warmupK: 5, bursts: 1, latency: { count: 10, interval: 10 } },
     }
   : {
       // Tuned so the default run stays under 10 minutes on 2 cores: the slow peers dominate.
       rounds: {
         fan1k: rounds,
-        fan10k: Math.max(1, rounds - 1),
+        fan10k: Math.max(1, rounds - 2),
         storm: rounds,
         slow: 1,
         redis: rounds,
@@ -72,7 +72,7 @@ const plan = smoke
       },
       fan10k: { n: 10_000, k: 200, p: 100, warmupK: 20, bursts: 1, memory: true },
       storm: { n: 1000, p: 100, history: 200, back: 100 },
-      slow: { n: 1000, slow: 10, k: 50, p: 16_384, baselineBursts: 3, bursts: 7 },
+      slow: { n: 1000, slow: 10, k: 50, warmupK: 10, p: 16_384, baselineBursts: 2, bursts: 7 },
       redis: {
         n: 1000,
         k: 200,

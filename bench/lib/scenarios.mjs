@@ -181,19 +181,19 @@ export function slowSession(def, params, ctx) {
     await proc.waitForClients(n);
     let expected = 0;
     let lastSeq = 0;
-    const phase = async (count) => {
+    const phase = async (count, size = k) => {
       let seconds = 0;
       let deliveries = 0;
       for (let i = 0; i < count; i++) {
-        const run = await burst(proc, group, { k, p });
+        const run = await burst(proc, group, { k: size, p });
         seconds += run.seconds;
         deliveries += run.deliveries;
-        expected += k;
+        expected += size;
         lastSeq = run.published.last;
       }
       return { seconds, deliveries };
     };
-    await phase(1); // warm-up
+    await phase(1, params.warmupK ?? k); // warm-up
     const before = await phase(baselineBursts);
     const beforeSlow = await proc.stats();
     const slowClients = await group.open(slow, { paused: true });

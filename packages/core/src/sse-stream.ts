@@ -186,7 +186,9 @@ export class SseStream implements Tickable {
   subscribe(channels: string | readonly string[], options: SubscribeOptions = {}): Promise<void> {
     const hub = this.context.hub;
     if (!hub)
-      return Promise.reject(new Error('ssekit: subscribe() needs a hub in the stream options'));
+      return Promise.reject(
+        new Error('ssekit: subscribe() needs a hub: sse({ hub }) or app.register(ssekit, { hub })'),
+      );
     return hub.subscribe(this, channels, {
       lastEventId: this.lastEventId,
       ...(this.context.request ? { request: this.context.request } : {}),
@@ -254,12 +256,14 @@ export class SseStream implements Tickable {
     else this.closeListeners.push(listener);
   }
 
-  /** Reports an error through `onError` and closes the stream. */
+  /** Closes the stream and reports the error through `onError`. */
   fail(error: unknown): void {
+    // Close first: whoever hears of the error finds the stream already ended.
+    this.close(undefined, 'error');
     try {
       (this.options.onError ?? defaultOnError)(error);
-    } finally {
-      this.close(undefined, 'error');
+    } catch (thrown) {
+      defaultOnError(thrown);
     }
   }
 

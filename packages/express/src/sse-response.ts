@@ -4,15 +4,8 @@
  * `next(error)` (a closed channel answers 204); after, the stream closes and `onError` hears it.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Readable } from 'node:stream';
-import {
-  type EventMap,
-  type PipeOptions,
-  type SseEventInit,
-  SseRefusal,
-  SseStream,
-} from '@ssekit/core';
-import type { SseNext, SseOptions, SseResponse, SseSubscribeOptions } from './types.js';
+import { defineSession, type EventMap, SseRefusal, SseStream } from '@ssekit/core';
+import type { SseNext, SseOptions, SseResponse } from './types.js';
 
 const STATE = Symbol('ssekit.express');
 
@@ -60,72 +53,22 @@ function create(req: IncomingMessage, res: Installed, state: InstallState): SseR
       console.error('[ssekit] onError threw:', thrown);
     }
   };
-  const stream: SseStream = new SseStream(
+  // Core tracks every started stream with its hub, so hub.close() ends piped ones too.
+  const stream = new SseStream(
     res,
-    {
-      ...streamOptions,
-      // Core reports late errors here; close cleanly before the app hears of them.
-      onError: (error) => {
-        if (!stream.closed) stream.close(undefined, 'error');
-        report(error);
-      },
-    },
-    // Core tracks every started stream with its hub, so hub.close() ends piped ones too.
+    { ...streamOptions, onError: report },
     { request: req, ...(hub ? { hub } : {}) },
   );
-
-  /** Routes an error by whether the client already saw SSE headers. */
-  const fail = (error: unknown): void => {
-    if (!stream.started) {
+  const api = defineSession<EventMap, object>({}, stream, {
+    // Before any header: Express's error handler answers; a closed channel is a plain 204.
+    refuse: (error) => {
       if (error instanceof SseRefusal && error.status === 204) {
         res.statusCode = 204;
         res.end();
-        return;
-      }
-      state.next(error);
-      return;
-    }
-    if (!stream.closed) stream.close(undefined, 'error');
-    report(error);
-  };
-
-  const api: SseResponse<EventMap> = {
-    send: (data: unknown, fields?: Omit<SseEventInit, 'data'>) => stream.send(data, fields),
-    comment: (text: string) => stream.comment(text),
-    subscribe: async (channels, options?: SseSubscribeOptions) => {
-      try {
-        if (!hub) throw new Error('ssekit: res.sse.subscribe() needs sse({ hub })');
-        await stream.subscribe(channels, options);
-        return !stream.closed;
-      } catch (error) {
-        fail(error);
-        return false;
-      }
+      } else state.next(error);
     },
-    pipe: async <T>(source: AsyncIterable<T> | Readable, options?: PipeOptions<T>) => {
-      try {
-        await stream.pipe(source, options);
-      } catch (error) {
-        fail(error);
-      }
-    },
-    close: (final?: SseEventInit) => stream.close(final),
-    start: () => stream.start(),
-    onClose: (listener) => stream.onClose(listener),
-    get lastEventId() {
-      return stream.lastEventId;
-    },
-    get signal() {
-      return stream.signal;
-    },
-    get started() {
-      return stream.started;
-    },
-    get closed() {
-      return stream.closed;
-    },
-    stream,
-  };
+    report,
+  });
   state.api = api;
   return api;
 }

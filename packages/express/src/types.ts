@@ -3,16 +3,13 @@
  * declarations fit Express 4 and 5 (both Response types extend `http.ServerResponse`).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Readable } from 'node:stream';
 import type {
   Authorize,
   ChannelOf,
   EventMap,
   EventMeta,
   Hub,
-  PipeOptions,
-  SseEventInit,
-  SseStream,
+  SseSession,
   SseStreamOptions,
 } from '@ssekit/core';
 
@@ -61,39 +58,12 @@ export interface SseChannelOptions<Events extends EventMap = EventMap>
   extends SseOptions<Events>,
     SseSubscribeOptions {}
 
-/** `res.sse`: one client's event stream, created on first access. Nothing is written until used. */
-export interface SseResponse<Events extends EventMap = EventMap> {
-  /** Sends one event. Returns false when nothing was written (closed, or dropped on overflow). */
-  send(data: unknown, fields?: Omit<SseEventInit, 'data'>): boolean;
-  /** Sends a `:` comment. */
-  comment(text: string): boolean;
-  /**
-   * Subscribes to hub channels, replaying from the request's Last-Event-ID. Never rejects:
-   * a 403 refusal (or any error before the stream started) goes to `next(error)`, a closed
-   * channel answers 204. Resolves to true when the client is live on the channels.
-   */
-  subscribe(channels: ChannelList<Events>, options?: SseSubscribeOptions): Promise<boolean>;
-  /**
-   * Streams a source, each value one event. Resolves when the source ends or the client leaves;
-   * on leaving, iterators get `return()` and Readables are destroyed. Never rejects.
-   */
-  pipe<T>(source: AsyncIterable<T> | Readable, options?: PipeOptions<T>): Promise<void>;
-  /** Ends the response, optionally after a final event. Idempotent. */
-  close(final?: SseEventInit): void;
-  /** Commits the SSE headers now (otherwise the first write does). */
-  start(): void;
-  /** Runs once when the stream closes, with the reason. */
-  onClose(listener: Parameters<SseStream['onClose']>[0]): void;
-  /** The client's Last-Event-ID (header, else `lastEventId` query), if valid. */
-  readonly lastEventId: string | undefined;
-  /** Aborts when the stream closes. Hand it to producers. */
-  readonly signal: AbortSignal;
-  /** True once the SSE headers were sent. */
-  readonly started: boolean;
-  readonly closed: boolean;
-  /** The core stream underneath, for pre-encoded frames and other advanced uses. */
-  readonly stream: SseStream;
-}
+/**
+ * `res.sse`: one client's event stream, created on first access; nothing is written until used.
+ * Errors before the stream started go to `next(error)` (a closed channel answers 204); after, the
+ * stream closes and `onError` (default `next`) hears of them. No member rejects.
+ */
+export type SseResponse<Events extends EventMap = EventMap> = SseSession<Events>;
 
 /**
  * Declare your hub here to type `res.sse.subscribe()` channel names app-wide:

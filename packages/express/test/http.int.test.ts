@@ -179,7 +179,7 @@ describe.each(flavours)('$name', ({ create, router }) => {
     app.use(errorHandler(caught));
     const res = await request(app).get('/no-hub');
     expect(res.status).toBe(500);
-    expect(res.body.message).toMatch(/needs sse\(\{ hub \}\)/);
+    expect(res.body.message).toMatch(/needs a hub: sse\(\{ hub \}\)/);
   });
 
   it('lets route-scoped sse() refine app-level options, inside a Router', async () => {

@@ -6,6 +6,7 @@ import type { ServerResponse } from 'node:http';
 import type { Http2ServerResponse, Http2Session } from 'node:http2';
 import type { Readable } from 'node:stream';
 import {
+  defineSession,
   type EventMap,
   type Hub,
   type PipeOptions,
@@ -15,7 +16,7 @@ import {
   type SseStreamOptions,
 } from '@ssekit/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { ReplySse, SseSubscribeOptions } from './types.js';
+import type { ChannelList, ReplySse, SseSubscribeOptions } from './types.js';
 
 /** What one plugin registration shares with the replies of its routes. */
 export interface PluginState {
@@ -62,7 +63,6 @@ export function createReplySse(
       request.log.error({ err: thrown }, 'ssekit: onError threw');
     }
   };
-  let refused = false;
   const stream: SseStream = new SseStream(
     reply.raw,
     { ...state.streamOptions, ...overrides, onError: report },
@@ -77,86 +77,41 @@ export function createReplySse(
         state.open.set(stream, 'stream' in raw ? raw.stream.session : undefined);
         stream.onClose(() => state.open.delete(stream));
         // Deferred: closing a stream inside its own start() would re-enter it.
-        const hub = state.hub;
-        if (hub) queueMicrotask(() => hub.track(stream));
-        if (state.closing) queueMicrotask(() => stream.close(state.finalEvent));
+        if (state.closing) queueMicrotask(() => stream.shutdown(state.finalEvent));
       },
     },
   );
 
-  /** Before the stream started, errors go through Fastify (a closed channel is a plain 204). */
-  const fail = (error: unknown): void => {
-    if (stream.started) {
-      if (!stream.closed) stream.close(undefined, 'error');
-      report(error);
-      return;
-    }
-    refused = true;
-    if (error instanceof SseRefusal && error.status === 204) reply.code(204).send();
-    else reply.send(error);
-  };
-
-  const pipe = async <T>(
+  const streamSource = async <T>(
     source: AsyncIterable<T> | Readable,
     options?: PipeOptions<T>,
   ): Promise<void> => {
-    if (refused) return;
-    await stream.pipe(source, options);
+    await sse.pipe(source, options);
+    sse.close();
   };
-
-  const sse = (async <T>(source: AsyncIterable<T> | Readable, options?: PipeOptions<T>) => {
-    await pipe(source, options);
-    if (!refused) stream.close();
-  }) as ReplySse<EventMap>;
-
-  const methods: Omit<
-    ReplySse<EventMap>,
-    'lastEventId' | 'signal' | 'started' | 'closed' | 'stream'
-  > = {
-    send: (data: unknown, fields?: Omit<SseEventInit, 'data'>) =>
-      !refused && stream.send(data, fields),
-    comment: (text: string) => !refused && stream.comment(text),
-    subscribe: async (channels, options: SseSubscribeOptions = {}) => {
-      if (refused) return false;
-      try {
-        if (!state.hub)
-          throw new Error(
-            'ssekit: reply.sse.subscribe() needs a hub: register ssekit with { hub }',
-          );
-        const { authorize, ...rest } = options;
-        await stream.subscribe(channels, {
-          ...rest,
-          ...(authorize
-            ? { authorize: (_: unknown, channel: string) => authorize(request, channel) }
-            : {}),
-        });
-      } catch (error) {
-        fail(error);
-        return false;
-      }
-      if (!stream.started && !reply.sent) {
+  const sse = defineSession<EventMap, typeof streamSource>(streamSource, stream, {
+    // Before any header: Fastify's error handler answers; a closed channel is a plain 204.
+    refuse: (error) => {
+      if (error instanceof SseRefusal && error.status === 204) reply.code(204).send();
+      else reply.send(error);
+    },
+    report,
+  });
+  const subscribe = sse.subscribe;
+  const replySse = Object.assign(sse, {
+    subscribe: async (channels: ChannelList<EventMap>, options: SseSubscribeOptions = {}) => {
+      const { authorize, ...rest } = options;
+      const live = await subscribe(channels, {
+        ...rest,
+        ...(authorize ? { authorize: (_: unknown, name: string) => authorize(request, name) } : {}),
+      });
+      if (!stream.started && stream.closed && !reply.sent) {
         // The client left while we were authorizing: nothing to send, and Fastify must not wait.
         reply.hijack();
         if (!reply.raw.writableEnded) reply.raw.end();
       }
-      return stream.started && !stream.closed;
+      return live;
     },
-    pipe,
-    close: (final?: SseEventInit) => {
-      if (!refused) stream.close(final);
-    },
-    start: () => {
-      if (!refused) stream.start();
-    },
-    onClose: (listener) => stream.onClose(listener),
-  };
-  Object.assign(sse, methods);
-  Object.defineProperties(sse, {
-    lastEventId: { get: () => stream.lastEventId, enumerable: true },
-    signal: { get: () => stream.signal, enumerable: true },
-    started: { get: () => stream.started, enumerable: true },
-    closed: { get: () => stream.closed, enumerable: true },
-    stream: { value: stream, enumerable: true },
   });
-  return sse;
+  return replySse;
 }

@@ -5,13 +5,12 @@
 import type { Readable } from 'node:stream';
 import type {
   ChannelOf,
-  CloseReason,
   EventMap,
   EventMeta,
   Hub,
   PipeOptions,
   SseEventInit,
-  SseStream,
+  SseSession,
   SseStreamOptions,
 } from '@ssekit/core';
 import type { FastifyRequest } from 'fastify';
@@ -68,44 +67,26 @@ export interface SseRouteConfig<Events extends EventMap = EventMap> extends SseS
  */
 export type SseRouteOption<Events extends EventMap = EventMap> = true | SseRouteConfig<Events>;
 
-/** `reply.sse`: one client's event stream, created on first access. Nothing is written until used. */
-export interface ReplySse<Events extends EventMap = EventMap> {
+/**
+ * `reply.sse`: one client's event stream, created on first access; nothing is written until used.
+ * The members are core's session, as `res.sse` in @ssekit/express: errors before the stream started
+ * go through Fastify's error handler (a closed channel answers 204); after, the stream closes and
+ * `onError` hears of them. No member rejects.
+ */
+export interface ReplySse<Events extends EventMap = EventMap>
+  extends Omit<SseSession<Events>, 'subscribe'> {
   /**
    * Streams a source (an async iterable, e.g. AI tokens, or a Readable), each value one event,
    * then ends the response. When the client leaves first, iterators get `return()` and
-   * Readables are destroyed. Never rejects.
+   * Readables are destroyed. Never rejects. (`.pipe()` does the same but leaves the stream open.)
    */
   <T>(source: AsyncIterable<T> | Readable, options?: PipeOptions<T>): Promise<void>;
   /**
-   * Sends one event. Returns false when nothing was written (closed, or dropped on overflow).
-   * A CR/LF in `event` or `id` throws a TypeError before anything is written.
-   */
-  send(data: unknown, fields?: Omit<SseEventInit, 'data'>): boolean;
-  /** Sends a `:` comment. */
-  comment(text: string): boolean;
-  /**
-   * Subscribes to hub channels, replaying from the request's Last-Event-ID. Never rejects:
-   * a refusal before the stream started goes through Fastify's error handler (403), a closed
-   * channel answers 204. Resolves to true when the client is live on the channels.
+   * Subscribes to hub channels, replaying from the request's Last-Event-ID. Resolves true once
+   * live; false when refused (403 through the error handler, 204 for a closed channel) or the
+   * client left. `authorize` here receives the Fastify request.
    */
   subscribe(channels: ChannelList<Events>, options?: SseSubscribeOptions): Promise<boolean>;
-  /** Like calling `reply.sse(source)`, but leaves the stream open when the source ends. */
-  pipe<T>(source: AsyncIterable<T> | Readable, options?: PipeOptions<T>): Promise<void>;
-  /** Ends the response, optionally after a final event. Idempotent. */
-  close(final?: SseEventInit): void;
-  /** Commits the SSE headers now (otherwise the first write does). */
-  start(): void;
-  /** Runs once when the stream closes, with the reason. */
-  onClose(listener: (reason: CloseReason) => void): void;
-  /** The client's Last-Event-ID (header, else `lastEventId` query), if valid. */
-  readonly lastEventId: string | undefined;
-  /** Aborts when the stream closes. Hand it to producers. */
-  readonly signal: AbortSignal;
-  /** True once the SSE headers were sent (and the reply hijacked). */
-  readonly started: boolean;
-  readonly closed: boolean;
-  /** The core stream underneath, for pre-encoded frames and other advanced uses. */
-  readonly stream: SseStream;
 }
 
 /**

@@ -332,13 +332,17 @@ export class RedisStore implements EventStore, ReaderHost {
   }
 
   /** Runs a command, turning "Redis is away" into one clear error. */
+  private firstReady: Promise<void> | undefined;
+
   private async run<T>(what: string, command: () => Promise<T>): Promise<T> {
     if (this.closing)
       throw new RedisUnavailableError(`ssekit/redis: the store is closed; cannot ${what}`);
     if (this.commands.status !== 'ready') {
       if (this.everReady || this.commands.status === 'end') throw this.unavailable(what);
       // Still making the first connection: wait for it rather than fail a startup race.
-      await firstConnect(this.commands).catch((error: unknown) => {
+      // One shared wait, however many commands race the startup (no listener per command).
+      this.firstReady ??= firstConnect(this.commands);
+      await this.firstReady.catch((error: unknown) => {
         throw this.unavailable(what, error);
       });
     }
