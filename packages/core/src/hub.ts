@@ -19,6 +19,16 @@ import type { EventStore, GapReason, StoreStats } from './store.js';
 export type EventMap = Record<string, unknown>;
 export type ChannelOf<Events extends EventMap> = keyof Events & string;
 
+/**
+ * The event map an adapter's `Register` interface declares (`{ events }` or `{ hub }`), else
+ * untyped. Lets an app type `res.sse` / `reply.sse` once, through declaration merging.
+ */
+export type EventsOf<R> = R extends { events: infer E extends EventMap }
+  ? E
+  : R extends { hub: Hub<infer E> }
+    ? E
+    : EventMap;
+
 /** `(request, channel) => boolean`: checked for every channel before the stream starts. */
 export type Authorize = (
   request: RequestLike | undefined,

@@ -14,6 +14,7 @@ export {
   createHub,
   type EventMap,
   type EventMeta,
+  type EventsOf,
   type GapNotice,
   type GapOptions,
   Hub,

@@ -8,6 +8,7 @@ import type {
   ChannelOf,
   EventMap,
   EventMeta,
+  EventsOf,
   Hub,
   SseSession,
   SseStreamOptions,
@@ -77,13 +78,7 @@ export type SseResponse<Events extends EventMap = EventMap> = SseSession<Events>
 // biome-ignore lint/suspicious/noEmptyInterface: filled in by the application through declaration merging
 export interface Register {}
 
-/** The event map of a `Register`-shaped type: its `events`, else its hub's, else untyped. */
-export type EventsOf<R> = R extends { events: infer E extends EventMap }
-  ? E
-  : R extends { hub: Hub<infer E> }
-    ? E
-    : EventMap;
-
+export type { EventsOf };
 export type RegisteredEvents = EventsOf<Register>;
 
 declare global {

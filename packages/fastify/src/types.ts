@@ -7,6 +7,7 @@ import type {
   ChannelOf,
   EventMap,
   EventMeta,
+  EventsOf,
   Hub,
   PipeOptions,
   SseEventInit,
@@ -104,13 +105,7 @@ export interface ReplySse<Events extends EventMap = EventMap>
 // biome-ignore lint/suspicious/noEmptyInterface: filled in by the application through declaration merging
 export interface Register {}
 
-/** The event map of a `Register`-shaped type: its `events`, else its hub's, else untyped. */
-export type EventsOf<R> = R extends { events: infer E extends EventMap }
-  ? E
-  : R extends { hub: Hub<infer E> }
-    ? E
-    : EventMap;
-
+export type { EventsOf };
 export type RegisteredEvents = EventsOf<Register>;
 
 /** The type of `reply.sse` for a given `Register`: optional until the app declares it registered. */

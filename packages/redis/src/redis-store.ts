@@ -22,6 +22,7 @@ import {
   connectionState,
   firstConnect,
   isReplyError,
+  onceReady,
   openConnection,
   RedisUnavailableError,
 } from './connection.js';
@@ -86,6 +87,11 @@ export class RedisStore implements EventStore, ReaderHost {
       readCount: options.readCount ?? DEFAULT_READ_COUNT,
       retryDelay: options.retryDelay ?? defaultRetryDelay,
     });
+  }
+
+  /** Resolves once the command connection is ready, e.g. after Redis came back (or on close). */
+  ready(): Promise<void> {
+    return onceReady(this.commands, new AbortController().signal);
   }
 
   get epoch(): string | undefined {

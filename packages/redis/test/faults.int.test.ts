@@ -144,6 +144,8 @@ it('notices, while reading, that Redis lost its data, and ends the local streams
   await server.start();
   await recorder.until(() => recorder.closes === 1, 'history loss noticed by the reader');
   expect(store.stats().historyChanges).toBe(1);
+  // The reader may be back before the command connection is.
+  await store.ready();
   const replay = await store.readAfter(['gone'], id);
   expect(replay).toMatchObject({ events: [], gap: { reason: 'stale', oldestId: null } });
 });

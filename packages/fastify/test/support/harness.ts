@@ -4,21 +4,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { EventSource } from 'eventsource';
 import type { FastifyInstance } from 'fastify';
 
-export interface Deferred<T> {
-  promise: Promise<T>;
-  resolve: (value: T) => void;
-  reject: (error: unknown) => void;
-}
-
-export function deferred<T = void>(): Deferred<T> {
-  let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
+export { type Deferred, deferred } from '../../../../test/support/deferred.js';
 
 export interface Listening {
   url: string;
