@@ -48,6 +48,14 @@ describe.each(adapters)('%s', (_name, start) => {
     expect(await closed.text()).toBe('');
   });
 
+  it('answers HEAD on a channel route with the event-stream headers and holds no subscription', async () => {
+    const app = await running();
+    const response = await fetch(`${app.url}/ch?ch=a`, { method: 'HEAD' });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+    expect(app.hub.stats().clients).toBe(0);
+  });
+
   it('finalises a piped generator parked on an await when the client leaves', async () => {
     const app = await running();
     const client = watch(`${app.url}/ai`);

@@ -135,6 +135,7 @@ class Subscription {
   skipUpTo = 0;
   live = false;
   backlog: StoredEvent[] = [];
+  backlogBytes = 0;
   mark = 0;
   readonly channelSet: Set<string> | undefined;
   /** Single channel and no filter: takes the shared joined Buffer as is. */
@@ -211,17 +212,22 @@ export class Hub<Events extends EventMap = EventMap> {
     } catch (error) {
       return Promise.reject(error);
     }
-    this.counters.eventsPublished++;
+    if (this.closing) return Promise.reject(new Error('ssekit: the hub is closed'));
     const store = this.store;
     if (store instanceof MemoryStore) {
       // In memory there is nothing to wait for: skip a promise hop per event.
       try {
-        return Promise.resolve(store.appendNow(channel, body, options.event));
+        const id = store.appendNow(channel, body, options.event);
+        this.counters.eventsPublished++;
+        return Promise.resolve(id);
       } catch (error) {
         return Promise.reject(error);
       }
     }
-    return store.append(channel, body, options.event);
+    return store.append(channel, body, options.event).then((id) => {
+      this.counters.eventsPublished++;
+      return id;
+    });
   }
 
   /**
@@ -263,6 +269,7 @@ export class Hub<Events extends EventMap = EventMap> {
     const result = await this.store.readAfter(names, lastEventId);
     if (stream.closed) return;
     stream.start();
+    if (stream.closed) return; // e.g. a HEAD request
     let replay = result.events;
     if (lastEventId !== undefined && result.gap) {
       const policy = options.gapReplay ?? this.options.gap?.replay ?? 'available';
@@ -274,7 +281,8 @@ export class Hub<Events extends EventMap = EventMap> {
           event: this.options.gap?.event ?? 'ssekit-gap',
           data: JSON.stringify(notice),
           // With nothing to replay, move the client to the snapshot so its next reconnect is exact.
-          ...(replay.length === 0 && result.headId !== null ? { id: result.headId } : {}),
+          // An empty history resets it (`id:` empty), so the browser stops sending the stale id.
+          ...(replay.length === 0 ? { id: result.headId ?? '' } : {}),
         }),
       );
       try {
@@ -391,6 +399,18 @@ export class Hub<Events extends EventMap = EventMap> {
     unsubscribe?.();
   }
 
+  /** Queues live events for a client whose replay is still being read; bounded like its queue. */
+  private hold(sub: Subscription, events: StoredEvent[]): void {
+    for (const event of events) sub.backlogBytes += event.frame.length;
+    if (sub.backlogBytes > sub.stream.queueLimit) {
+      // Like any overflow: the client reconnects and resumes from the replay buffer.
+      sub.backlog = [];
+      sub.stream.overflowed();
+      return;
+    }
+    sub.backlog.push(...events);
+  }
+
   private enqueue(event: StoredEvent): void {
     this.batch.push(event);
     if (!this.flushScheduled) {
@@ -430,7 +450,7 @@ export class Hub<Events extends EventMap = EventMap> {
         sub.mark = mark;
         const picked = batch.filter((e) => sub.wants(e));
         if (picked.length === 0) continue;
-        if (!sub.live) sub.backlog.push(...picked);
+        if (!sub.live) this.hold(sub, picked);
         else if (sub.stream.write(joinFrames(picked))) this.counters.framesWritten += picked.length;
       }
     }

@@ -7,6 +7,8 @@ export const MAX_LAST_EVENT_ID_BYTES = 256;
 export interface RequestLike {
   headers: Record<string, string | string[] | undefined>;
   url?: string | undefined;
+  /** `HEAD` gets the stream's headers and no stream. */
+  method?: string | undefined;
 }
 
 const FORBIDDEN = /[\0\r\n]/;

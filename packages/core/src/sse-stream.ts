@@ -110,7 +110,11 @@ export class SseStream implements Tickable {
     this.lastEventId = context.request ? lastEventIdFrom(context.request) : undefined;
     const heartbeat = options.heartbeat ?? DEFAULT_HEARTBEAT_MS;
     const timeout = options.writeTimeout ?? DEFAULT_WRITE_TIMEOUT_MS;
-    const periods = [heartbeat, timeout].filter((p): p is number => typeof p === 'number' && p > 0);
+    // Half the heartbeat: the shared timer's phase is not the stream's, and ticking twice per
+    // interval keeps any silence within one heartbeat interval.
+    const halfBeat =
+      typeof heartbeat === 'number' && heartbeat > 0 ? Math.max(1, Math.floor(heartbeat / 2)) : 0;
+    const periods = [halfBeat, timeout].filter((p): p is number => typeof p === 'number' && p > 0);
     this.period = periods.length > 0 ? Math.min(...periods) : undefined;
     this.transport.on('close', () => this.finish('client'));
     this.transport.on('drain', () => this.flushQueue());
@@ -153,6 +157,11 @@ export class SseStream implements Tickable {
     // Every started stream, subscribed or not (e.g. a piped AI answer), ends with hub.close().
     this.context.hub?.track(this);
     if (this.closed) return;
+    // A HEAD request gets the headers of an event stream and nothing else.
+    if (this.context.request?.method === 'HEAD') {
+      this.close();
+      return;
+    }
     if (this.period !== undefined) joinTicker(this.period, this);
     if (this.options.retry !== undefined) this.write(encodeEvent({ retry: this.options.retry }));
   }
@@ -313,9 +322,14 @@ export class SseStream implements Tickable {
     const heartbeat = this.options.heartbeat ?? DEFAULT_HEARTBEAT_MS;
     this.idleTicks = this.wroteSinceTick ? 0 : this.idleTicks + 1;
     this.wroteSinceTick = false;
-    // The tick runs at min(heartbeat, writeTimeout): wait for a whole heartbeat interval of silence.
-    const idleMs = this.idleTicks * (this.period ?? 0);
-    if (heartbeat !== false && this.waitingSince === 0 && idleMs >= heartbeat) {
+    // idleTicks whole periods passed without a write, so the silence is at least idleTicks and
+    // less than idleTicks + 1 periods: send once the next tick could be a whole interval late.
+    const period = this.period ?? 0;
+    if (
+      heartbeat !== false &&
+      this.waitingSince === 0 &&
+      (this.idleTicks + 1) * period >= heartbeat
+    ) {
       this.write(HEARTBEAT);
       this.wroteSinceTick = false;
       this.idleTicks = 0;
@@ -323,8 +337,7 @@ export class SseStream implements Tickable {
   }
 
   private enqueue(frame: Buffer): boolean {
-    const max = this.options.maxQueueBytes ?? DEFAULT_MAX_QUEUE_BYTES;
-    if (this.queued + frame.length > max) {
+    if (this.queued + frame.length > this.queueLimit) {
       if ((this.options.overflow ?? 'close') === 'drop') return false;
       this.abort('overflow');
       return false;
@@ -361,6 +374,16 @@ export class SseStream implements Tickable {
     timer.unref();
     // 'close' fires once everything was flushed, before a keep-alive socket can be reused.
     this.transport.on('close', () => clearTimeout(timer));
+  }
+
+  /** The queue bound in bytes (`maxQueueBytes`). */
+  get queueLimit(): number {
+    return this.options.maxQueueBytes ?? DEFAULT_MAX_QUEUE_BYTES;
+  }
+
+  /** Applies the overflow policy for data held elsewhere on this client's behalf (a replay backlog). */
+  overflowed(): void {
+    if (!this.closed) this.abort('overflow');
   }
 
   /** Drops the connection without flushing: for peers that stopped reading. */

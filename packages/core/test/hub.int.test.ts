@@ -178,4 +178,62 @@ describe('hub', () => {
     await server.streams[1]!.whenClosed();
     expect(hub.stats()).toMatchObject({ clients: 0, channels: 1 });
   });
+
+  it('bounds the live backlog of a client whose replay is still pending: overflow, not heap growth', async () => {
+    let release!: () => void;
+    const gapHook = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const hub = hubFor({ onGap: () => gapHook });
+    const maxQueueBytes = 64 * 1024;
+    const server = await startCoreServer(hub, { maxQueueBytes });
+    cleanups.push(() => server.close());
+    cleanups.push(() => release());
+    // An unknown id makes the hub wait in onGap (say, loading a snapshot) before the replay.
+    const client = watch(`${server.url}?ch=busy&lastEventId=unknown-id`, ['ssekit-gap']);
+    cleanups.push(() => client.close());
+    await client.until(() => client.events.length === 1, 'gap event');
+    const stream = server.streams[0]!;
+    const payload = 'x'.repeat(1000);
+    // 2 MB at most, far past the 64 KiB bound.
+    for (let round = 0; round < 40 && !stream.closed; round++) {
+      for (let i = 0; i < 50; i++) await hub.publish('busy', payload);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    expect(stream.closeReason).toBe('overflow');
+    expect(hub.stats().droppedForOverflow).toBe(1);
+    expect(hub.stats().eventsPublished).toBeLessThan(200);
+  });
+
+  it('rejects publishing on a closed hub and counts only what was stored', async () => {
+    const hub = createHub();
+    await hub.publish('a', 1);
+    await hub.closeChannel('shut');
+    await expect(hub.publish('shut', 2)).rejects.toThrow(/closed/);
+    await hub.close();
+    await expect(hub.publish('a', 3)).rejects.toThrow(/hub is closed/);
+    expect(hub.stats().eventsPublished).toBe(1);
+  });
+
+  it('resets the client id when a stale id meets an empty history, so the next reconnect is clean', async () => {
+    const hub = hubFor({ gap: { replay: 'none' } });
+    const server = await startCoreServer(hub);
+    cleanups.push(() => server.close());
+    const client = watch(`${server.url}?ch=e&lastEventId=zzzz-5`, ['ssekit-gap']);
+    cleanups.push(() => client.close());
+    await client.until(() => client.events.length === 1, 'gap event');
+    expect(client.events[0]).toMatchObject({ type: 'ssekit-gap', id: '' });
+    expect(client.source.readyState).toBe(client.source.OPEN);
+  });
+
+  it('answers HEAD with the event-stream headers and no stream', async () => {
+    const hub = hubFor();
+    const server = await startCoreServer(hub);
+    cleanups.push(() => server.close());
+    const response = await fetch(`${server.url}?ch=h`, { method: 'HEAD' });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+    await server.streams[0]!.whenClosed();
+    expect(hub.stats()).toMatchObject({ clients: 0, channels: 0 });
+  });
 });
