@@ -5,10 +5,11 @@
  * any contender delivers a wrong count (it writes only to bench/.out/).
  *
  * Options: --smoke, --rounds=N (fan-out at 1k, storm, Redis; N-2 at 10k; 1 for slow consumers), --only=key,key, --scenarios=fan1k,fan10k,storm,slow,redis,
- * --prof (CPU profiles of the contenders into bench/.out/prof), --out=path.
+ * --prof (CPU profiles of the contenders into bench/.out/prof), --out=path,
+ * --report-only (rewrite RESULTS.md from bench/.out/results.json, e.g. after editing notes.md).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { CONTENDERS } from './contenders.mjs';
@@ -26,7 +27,7 @@ const NEEDED_FDS = 25_000;
 
 // 10,000 connections need more descriptors than the usual 1,024: re-exec through a shell that
 // raises the soft limit (as far as the hard limit allows). The smoke run doesn't need it.
-if (!smoke && !process.env.SSEKIT_BENCH_ULIMIT) {
+if (!smoke && !args.has('report-only') && !process.env.SSEKIT_BENCH_ULIMIT) {
   const script = `ulimit -n ${NEEDED_FDS} 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"`;
   const result = spawnSync(
     'bash',
@@ -42,6 +43,13 @@ if (!smoke && !process.env.SSEKIT_BENCH_ULIMIT) {
 const here = fileURLToPath(new URL('.', import.meta.url));
 const outDir = `${here}.out`;
 mkdirSync(outDir, { recursive: true });
+
+// Re-renders RESULTS.md from the last full run's data (e.g. after editing bench/notes.md).
+if (args.has('report-only')) {
+  const saved = JSON.parse(readFileSync(`${outDir}/results.json`, 'utf8'));
+  writeReport(args.get('out') ?? `${here}RESULTS.md`, saved);
+  process.exit(0);
+}
 
 const rounds = Number(args.get('rounds') ?? 3);
 const plan = smoke
@@ -181,7 +189,18 @@ if (scenarios.includes('redis') && (!only || only.includes('ssekit-redis'))) {
 
 const elapsedSeconds = (Date.now() - startedAt) / 1000;
 const load = { start: loadAtStart, end: os.loadavg() };
-const report = { smoke, plan, contenders, results, failures, redisNote, elapsedSeconds, load };
+const date = new Date().toISOString();
+const report = {
+  smoke,
+  date,
+  plan,
+  contenders,
+  results,
+  failures,
+  redisNote,
+  elapsedSeconds,
+  load,
+};
 writeFileSync(`${outDir}/${smoke ? 'smoke' : 'results'}.json`, JSON.stringify(report, null, 2));
 const target = smoke ? `${outDir}/smoke.md` : (args.get('out') ?? `${here}RESULTS.md`);
 writeReport(target, report);

@@ -32,7 +32,7 @@ export {
   type ReplayLimits,
   type StoredEvent,
 } from './replay-buffer.js';
-export { defineSession, type SessionRouting, type SseSession } from './session.js';
+export { defineSession, type SessionRouting, SseSession } from './session.js';
 export {
   type CloseReason,
   DEFAULT_HEARTBEAT_MS,

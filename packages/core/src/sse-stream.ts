@@ -48,6 +48,8 @@ export interface SseStreamContext {
   hub?: Hub;
   /** Called once, just before headers are committed (Fastify hijacks the reply here). */
   onStart?: () => void;
+  /** Errors after the stream started, for this stream; wins over the `onError` option. */
+  onError?: (error: unknown) => void;
 }
 
 export interface PipeOptions<T> {
@@ -270,7 +272,7 @@ export class SseStream implements Tickable {
     // Close first: whoever hears of the error finds the stream already ended.
     this.close(undefined, 'error');
     try {
-      (this.options.onError ?? defaultOnError)(error);
+      this.reportError(error);
     } catch (thrown) {
       defaultOnError(thrown);
     }
@@ -386,6 +388,13 @@ export class SseStream implements Tickable {
     if (!this.closed) this.abort('overflow');
   }
 
+  private reportError(error: unknown): void {
+    // Called as methods, so a context object can implement them.
+    if (this.context.onError) this.context.onError(error);
+    else if (this.options.onError) this.options.onError(error);
+    else defaultOnError(error);
+  }
+
   /** Drops the connection without flushing: for peers that stopped reading. */
   private abort(reason: CloseReason): void {
     this.finish(reason);
@@ -407,7 +416,7 @@ export class SseStream implements Tickable {
       try {
         listener(reason);
       } catch (error) {
-        (this.options.onError ?? defaultOnError)(error);
+        this.reportError(error);
       }
     }
     const waiters = this.drainWaiters;

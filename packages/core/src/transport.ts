@@ -39,8 +39,9 @@ class ResponseTransport implements Transport {
   }
   commit(headers: Record<string, string>): void {
     const res = this.res as ServerResponse;
-    for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
-    res.writeHead(200);
+    // writeHead merges these over headers the app set earlier, and builds no header map when
+    // there are none (about 0.5 KB per idle connection).
+    res.writeHead(200, headers);
     if (typeof res.flushHeaders === 'function') res.flushHeaders();
     // Each frame should leave at once rather than wait for Nagle's algorithm.
     // Injected requests (light-my-request, Fastify's inject) have a socket stand-in without it.

@@ -1,7 +1,7 @@
 /** `sse()`: the app- or route-level middleware, and `sse.channel()`: a channel with no handler code. */
 import type { IncomingMessage } from 'node:http';
 import type { EventMap } from '@ssekit/core';
-import { install } from './sse-response.js';
+import { configure, install } from './sse-response.js';
 import type {
   ChannelList,
   RegisteredEvents,
@@ -20,8 +20,9 @@ export type ChannelSource<Events extends EventMap, Req> =
 function sseMiddleware<Events extends EventMap = RegisteredEvents>(
   options: SseOptions<Events> = {},
 ): SseMiddleware<IncomingMessage> {
+  const config = configure(options as SseOptions<EventMap>);
   return (req, res, next) => {
-    install(req, res, options as SseOptions<EventMap>, next);
+    install(req, res, config, next);
     next();
   };
 }
@@ -44,8 +45,9 @@ function channel<
     ...(authorize ? { authorize } : {}),
     ...(gapReplay ? { gapReplay } : {}),
   };
+  const config = configure(streamOptions as SseOptions<EventMap>);
   return (req, res, next) => {
-    const sse = install(req, res, streamOptions as SseOptions<EventMap>, next);
+    const state = install(req, res, config, next);
     const serve = async (): Promise<void> => {
       let names: ChannelList<Events>;
       try {
@@ -55,7 +57,7 @@ function channel<
         return;
       }
       // subscribe() routes its own errors (403 to next, 204 answered) and never rejects.
-      await sse().subscribe(names, subscribeOptions);
+      await state.session().subscribe(names, subscribeOptions);
     };
     serve().catch(next);
   };

@@ -12,6 +12,7 @@ import {
   type PipeOptions,
   type SseEventInit,
   SseRefusal,
+  SseSession,
   SseStream,
   type SseStreamOptions,
 } from '@ssekit/core';
@@ -97,11 +98,10 @@ export function createReplySse(
     },
     report,
   });
-  const subscribe = sse.subscribe;
   const replySse = Object.assign(sse, {
     subscribe: async (channels: ChannelList<EventMap>, options: SseSubscribeOptions = {}) => {
       const { authorize, ...rest } = options;
-      const live = await subscribe(channels, {
+      const live = await SseSession.prototype.subscribe.call(sse, channels, {
         ...rest,
         ...(authorize ? { authorize: (_: unknown, name: string) => authorize(request, name) } : {}),
       });
