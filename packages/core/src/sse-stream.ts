@@ -94,16 +94,18 @@ export class SseStream implements Tickable {
   private state: 'idle' | 'open' | 'closed' = 'idle';
   private reason: CloseReason | undefined;
   private committed = false;
-  private queue: Buffer[] = [];
+  // Allocated only when needed: most connections never queue, drain or wait.
+  private queue: Buffer[] | undefined;
   private queued = 0;
   private waitingSince = 0;
   private wroteSinceTick = false;
   /** Ticks in a row without a write; the shared tick may be faster than the heartbeat. */
   private idleTicks = 0;
   private controller: AbortController | undefined;
-  private closeListeners: Array<(reason: CloseReason) => void> = [];
+  private closeListeners: Array<(reason: CloseReason) => void> | undefined;
   private closedPromise: Promise<typeof CLOSED> | undefined;
-  private drainWaiters: Array<() => void> = [];
+  private drainWaiters: Array<() => void> | undefined;
+  private drainHooked = false;
 
   constructor(target: SseTarget, options: SseStreamOptions = {}, context: SseStreamContext = {}) {
     this.transport = transportFor(target);
@@ -119,7 +121,6 @@ export class SseStream implements Tickable {
     const periods = [halfBeat, timeout].filter((p): p is number => typeof p === 'number' && p > 0);
     this.period = periods.length > 0 ? Math.min(...periods) : undefined;
     this.transport.on('close', () => this.finish('client'));
-    this.transport.on('drain', () => this.flushQueue());
   }
 
   /** True once headers were sent. */
@@ -189,7 +190,7 @@ export class SseStream implements Tickable {
     }
     this.wroteSinceTick = true;
     if (this.queued > 0 || this.waitingSince !== 0) return this.enqueue(frame);
-    if (!this.transport.write(frame)) this.waitingSince = Date.now();
+    if (!this.transport.write(frame)) this.stall();
     return true;
   }
 
@@ -250,7 +251,10 @@ export class SseStream implements Tickable {
   /** Resolves when the queue is empty again, or the stream closed. */
   drained(): Promise<void> {
     if (this.closed || (this.queued === 0 && this.waitingSince === 0)) return Promise.resolve();
-    return new Promise((resolve) => this.drainWaiters.push(resolve));
+    return new Promise((resolve) => {
+      this.drainWaiters ??= [];
+      this.drainWaiters.push(resolve);
+    });
   }
 
   /** Resolves when the stream closes. */
@@ -264,7 +268,10 @@ export class SseStream implements Tickable {
   /** Registers a listener for the one `close`; runs at once if already closed. */
   onClose(listener: (reason: CloseReason) => void): void {
     if (this.closed) listener(this.reason!);
-    else this.closeListeners.push(listener);
+    else {
+      this.closeListeners ??= [];
+      this.closeListeners.push(listener);
+    }
   }
 
   /** Closes the stream and reports the error through `onError`. */
@@ -305,7 +312,7 @@ export class SseStream implements Tickable {
     if (this.state === 'idle') this.start();
     if (this.closed) return;
     // A slow reader still gets its queue and the final event: bounded by maxQueueBytes plus one frame.
-    const pending = frame ? [...this.queue, frame] : this.queue;
+    const pending = [...(this.queue ?? []), ...(frame ? [frame] : [])];
     let stalled = this.waitingSince !== 0;
     this.finish(reason);
     for (const chunk of pending) if (!this.transport.write(chunk)) stalled = true;
@@ -338,12 +345,21 @@ export class SseStream implements Tickable {
     }
   }
 
+  /** The peer is behind: queue from now on, and listen for 'drain' (hooked once, on first need). */
+  private stall(): void {
+    this.waitingSince = Date.now();
+    if (this.drainHooked) return;
+    this.drainHooked = true;
+    this.transport.on('drain', () => this.flushQueue());
+  }
+
   private enqueue(frame: Buffer): boolean {
     if (this.queued + frame.length > this.queueLimit) {
       if ((this.options.overflow ?? 'close') === 'drop') return false;
       this.abort('overflow');
       return false;
     }
+    this.queue ??= [];
     this.queue.push(frame);
     this.queued += frame.length;
     return true;
@@ -352,20 +368,20 @@ export class SseStream implements Tickable {
   private flushQueue(): void {
     if (this.closed) return;
     this.waitingSince = 0;
-    if (this.queue.length > 0) {
+    const queue = this.queue;
+    if (queue && queue.length > 0) {
       // One write for the whole backlog: bounded by maxQueueBytes, and no O(n) shifts.
-      const backlog =
-        this.queue.length === 1 ? this.queue[0]! : Buffer.concat(this.queue, this.queued);
-      this.queue = [];
+      const backlog = queue.length === 1 ? queue[0]! : Buffer.concat(queue, this.queued);
+      this.queue = undefined;
       this.queued = 0;
       if (!this.transport.write(backlog)) {
-        this.waitingSince = Date.now();
+        this.stall();
         return;
       }
     }
     const waiters = this.drainWaiters;
-    this.drainWaiters = [];
-    for (const resolve of waiters) resolve();
+    this.drainWaiters = undefined;
+    if (waiters) for (const resolve of waiters) resolve();
   }
 
   /** After close, drops a peer that still has not read what is left within the write timeout. */
@@ -406,12 +422,12 @@ export class SseStream implements Tickable {
     const wasOpen = this.state === 'open';
     this.state = 'closed';
     this.reason = reason;
-    this.queue = [];
+    this.queue = undefined;
     this.queued = 0;
     if (wasOpen && this.period !== undefined) leaveTicker(this.period, this);
     this.controller?.abort(reason);
-    const listeners = this.closeListeners;
-    this.closeListeners = [];
+    const listeners = this.closeListeners ?? [];
+    this.closeListeners = undefined;
     for (const listener of listeners) {
       try {
         listener(reason);
@@ -420,7 +436,7 @@ export class SseStream implements Tickable {
       }
     }
     const waiters = this.drainWaiters;
-    this.drainWaiters = [];
-    for (const resolve of waiters) resolve();
+    this.drainWaiters = undefined;
+    if (waiters) for (const resolve of waiters) resolve();
   }
 }

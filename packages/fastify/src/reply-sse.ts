@@ -10,10 +10,12 @@ import {
   type EventMap,
   type Hub,
   type PipeOptions,
+  type SessionRouting,
   type SseEventInit,
   SseRefusal,
   SseSession,
   SseStream,
+  type SseStreamContext,
   type SseStreamOptions,
 } from '@ssekit/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -51,57 +53,69 @@ function defaultOnError(error: unknown, request: FastifyRequest): void {
   request.log.error({ err: error }, 'ssekit: stream error');
 }
 
-export function createReplySse(
-  reply: FastifyReply,
-  state: PluginState,
-  overrides: ReplySseOverrides = {},
-): ReplySse<EventMap> {
-  const request = reply.request;
-  const report = (error: unknown): void => {
-    try {
-      (state.onError ?? defaultOnError)(error, request);
-    } catch (thrown) {
-      request.log.error({ err: thrown }, 'ssekit: onError threw');
-    }
-  };
-  const stream: SseStream = new SseStream(
-    reply.raw,
-    { ...state.streamOptions, ...overrides, onError: report },
-    {
-      request,
-      ...(state.hub ? { hub: state.hub } : {}),
-      onStart: () => {
-        keepReplyHeaders(reply);
-        // From here on the stream owns the response: Fastify must not also send.
-        reply.hijack();
-        const raw = reply.raw as ServerResponse | Http2ServerResponse;
-        state.open.set(stream, 'stream' in raw ? raw.stream.session : undefined);
-        stream.onClose(() => state.open.delete(stream));
-        // Deferred: closing a stream inside its own start() would re-enter it.
-        if (state.closing) queueMicrotask(() => stream.shutdown(state.finalEvent));
-      },
-    },
-  );
+/**
+ * Everything one reply needs, in one object: it is the stream's context (request, hub, onStart,
+ * onError) and the session's routing (refuse, report), so an idle connection holds no closures.
+ */
+class ReplyState implements SseStreamContext, SessionRouting {
+  stream!: SseStream;
+  constructor(
+    readonly reply: FastifyReply,
+    readonly plugin: PluginState,
+  ) {}
 
-  const streamSource = async <T>(
-    source: AsyncIterable<T> | Readable,
-    options?: PipeOptions<T>,
-  ): Promise<void> => {
-    await sse.pipe(source, options);
-    sse.close();
-  };
-  const sse = defineSession<EventMap, typeof streamSource>(streamSource, stream, {
-    // Before any header: Fastify's error handler answers; a closed channel is a plain 204.
-    refuse: (error) => {
-      if (error instanceof SseRefusal && error.status === 204) reply.code(204).send();
-      else reply.send(error);
-    },
-    report,
-  });
-  const replySse = Object.assign(sse, {
-    subscribe: async (channels: ChannelList<EventMap>, options: SseSubscribeOptions = {}) => {
+  get request(): FastifyRequest {
+    return this.reply.request;
+  }
+  get hub(): Hub<EventMap> | undefined {
+    return this.plugin.hub;
+  }
+
+  onStart(): void {
+    const { reply, plugin, stream } = this;
+    keepReplyHeaders(reply);
+    // From here on the stream owns the response: Fastify must not also send.
+    reply.hijack();
+    const raw = reply.raw as ServerResponse | Http2ServerResponse;
+    plugin.open.set(stream, 'stream' in raw ? raw.stream.session : undefined);
+    stream.onClose(() => plugin.open.delete(stream));
+    // Deferred: closing a stream inside its own start() would re-enter it.
+    if (plugin.closing) queueMicrotask(() => stream.shutdown(plugin.finalEvent));
+  }
+
+  /** Before any header: Fastify's error handler answers; a closed channel is a plain 204. */
+  refuse(error: unknown): void {
+    if (error instanceof SseRefusal && error.status === 204) this.reply.code(204).send();
+    else this.reply.send(error);
+  }
+
+  report(error: unknown): void {
+    try {
+      (this.plugin.onError ?? defaultOnError)(error, this.request);
+    } catch (thrown) {
+      this.request.log.error({ err: thrown }, 'ssekit: onError threw');
+    }
+  }
+
+  onError(error: unknown): void {
+    this.report(error);
+  }
+}
+
+const STATE = Symbol('ssekit.reply');
+type ReplySseObject = ReplySse<EventMap> & { [STATE]: ReplyState };
+
+/** Members `reply.sse` has beyond core's session: Fastify-typed authorize, a client that left early. */
+const replySseProto: object = Object.create(SseSession.prototype, {
+  subscribe: {
+    async value(
+      this: ReplySseObject,
+      channels: ChannelList<EventMap>,
+      options: SseSubscribeOptions = {},
+    ): Promise<boolean> {
+      const { reply, request, stream } = this[STATE];
       const { authorize, ...rest } = options;
-      const live = await SseSession.prototype.subscribe.call(sse, channels, {
+      const live = await SseSession.prototype.subscribe.call(this, channels, {
         ...rest,
         ...(authorize ? { authorize: (_: unknown, name: string) => authorize(request, name) } : {}),
       });
@@ -112,6 +126,40 @@ export function createReplySse(
       }
       return live;
     },
-  });
-  return replySse;
+  },
+});
+
+/** Stream options with a route's overrides, merged once per route and plugin. */
+const merged = new WeakMap<ReplySseOverrides, { plugin: PluginState; options: SseStreamOptions }>();
+function optionsFor(
+  plugin: PluginState,
+  overrides: ReplySseOverrides | undefined,
+): SseStreamOptions {
+  if (!overrides) return plugin.streamOptions;
+  const cached = merged.get(overrides);
+  if (cached?.plugin === plugin) return cached.options;
+  const options = { ...plugin.streamOptions, ...overrides };
+  merged.set(overrides, { plugin, options });
+  return options;
+}
+
+export function createReplySse(
+  reply: FastifyReply,
+  plugin: PluginState,
+  overrides?: ReplySseOverrides,
+): ReplySse<EventMap> {
+  const state = new ReplyState(reply, plugin);
+  state.stream = new SseStream(reply.raw, optionsFor(plugin, overrides), state);
+  // Callable: reply.sse(source) streams the source, then ends the response.
+  const sse = async function streamSource<T>(
+    source: AsyncIterable<T> | Readable,
+    options?: PipeOptions<T>,
+  ): Promise<void> {
+    await sse.pipe(source, options);
+    sse.close();
+  } as ReplySseObject;
+  defineSession<EventMap, ReplySseObject>(sse, state.stream, state);
+  Object.setPrototypeOf(sse, replySseProto);
+  sse[STATE] = state;
+  return sse;
 }

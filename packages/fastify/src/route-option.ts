@@ -137,6 +137,7 @@ export function channel<Events extends EventMap = RegisteredEvents>(
     ...(filter ? { filter } : {}),
     ...(gapReplay ? { gapReplay } : {}),
   };
+  const overrides = heartbeat === undefined ? undefined : { heartbeat };
   const handler = async (anyRequest: AnyRequest, anyReply: AnyReply): Promise<unknown> => {
     const request = anyRequest as FastifyRequest;
     const reply = anyReply as unknown as FastifyReply;
@@ -146,11 +147,7 @@ export function channel<Events extends EventMap = RegisteredEvents>(
     const names = (
       typeof channels === 'function' ? await channels(request) : channels
     ) as ChannelList;
-    const sse = createReplySse(
-      reply,
-      state,
-      heartbeat === undefined ? {} : { heartbeat },
-    ) as ReplySse;
+    const sse = createReplySse(reply, state, overrides) as ReplySse;
     // Own property: later reads of reply.sse (e.g. in onResponse) see this stream.
     Object.defineProperty(reply, 'sse', { value: sse, configurable: true });
     // subscribe() answers refusals itself (403 through the error handler, 204) and never rejects.
