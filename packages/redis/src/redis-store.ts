@@ -101,30 +101,26 @@ export class RedisStore implements EventStore, ReaderHost {
     return this.seen;
   }
 
+  /** The keys the append and close scripts touch, in their KEYS order. */
+  private channelKeys(channel: string): string[] {
+    const { keys } = this;
+    return [keys.epoch, keys.seq, keys.closed, keys.stream(channel), keys.meta(channel)];
+  }
+
   async append(channel: string, body: string, event: string | undefined): Promise<string> {
     const known = this.currentEpoch ?? '';
     const seen = this.seen;
     const reply = (await this.run('publish', () =>
-      scripts.append.run(
-        this.commands,
-        [
-          this.keys.epoch,
-          this.keys.seq,
-          this.keys.closed,
-          this.keys.stream(channel),
-          this.keys.meta(channel),
-        ],
-        [
-          newEpoch(),
-          channel,
-          body,
-          event === undefined ? '0' : '1',
-          event ?? '',
-          ...this.limits,
-          known,
-          seen,
-        ],
-      ),
+      scripts.append.run(this.commands, this.channelKeys(channel), [
+        newEpoch(),
+        channel,
+        body,
+        event === undefined ? '0' : '1',
+        event ?? '',
+        ...this.limits,
+        known,
+        seen,
+      ]),
     ).catch((error: unknown) => {
       if (isReplyError(error) && error.message.startsWith('SSEKIT_CLOSED')) {
         throw new Error(`ssekit: channel "${channel}" is closed`);
@@ -201,17 +197,11 @@ export class RedisStore implements EventStore, ReaderHost {
 
   async closeChannel(channel: string): Promise<void> {
     const [epoch, seq] = (await this.run('close the channel', () =>
-      scripts.close.run(
-        this.commands,
-        [
-          this.keys.epoch,
-          this.keys.seq,
-          this.keys.closed,
-          this.keys.stream(channel),
-          this.keys.meta(channel),
-        ],
-        [newEpoch(), channel, CLOSED_HISTORY_TTL_MS],
-      ),
+      scripts.close.run(this.commands, this.channelKeys(channel), [
+        newEpoch(),
+        channel,
+        CLOSED_HISTORY_TTL_MS,
+      ]),
     )) as [string, number];
     this.observe(epoch, seq - 1);
     this.noteSeq(seq);
