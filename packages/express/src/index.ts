@@ -5,6 +5,7 @@ export type {
   EventsOf,
   Register,
   RegisteredEvents,
+  RouteAuthorize,
   SseChannelOptions,
   SseErrorHandler,
   SseMiddleware,

@@ -1,6 +1,6 @@
 /** `sse()`: the app- or route-level middleware, and `sse.channel()`: a channel with no handler code. */
 import type { IncomingMessage } from 'node:http';
-import type { EventMap } from '@ssekit/core';
+import type { Authorize, EventMap } from '@ssekit/core';
 import { configure, install } from './sse-response.js';
 import type {
   ChannelList,
@@ -42,7 +42,8 @@ function channel<
   const { filter, authorize, gapReplay, ...streamOptions } = options;
   const subscribeOptions = {
     ...(filter ? { filter } : {}),
-    ...(authorize ? { authorize } : {}),
+    // Core calls it with the request this stream was made for: the Express request.
+    ...(authorize ? { authorize: authorize as Authorize } : {}),
     ...(gapReplay ? { gapReplay } : {}),
   };
   const config = configure(streamOptions as SseOptions<EventMap>);

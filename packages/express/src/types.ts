@@ -4,7 +4,6 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type {
-  Authorize,
   ChannelOf,
   EventMap,
   EventMeta,
@@ -43,12 +42,15 @@ export interface SseOptions<Events extends EventMap = EventMap>
   onError?: SseErrorHandler;
 }
 
+/** `(req, channel) => boolean`: with the Express request, so `req.user` from an auth middleware is there. */
+export type RouteAuthorize = (req: SseRequest, channel: string) => boolean | Promise<boolean>;
+
 /** Per-subscription options, as in core's `hub.subscribe`. */
 export interface SseSubscribeOptions {
   /** Only matching events are written to this client. */
   filter?: (event: EventMeta) => boolean;
-  /** Overrides the hub's authorize hook for this subscription. */
-  authorize?: Authorize;
+  /** Overrides the hub's authorize hook for this subscription; it gets the Express request. */
+  authorize?: RouteAuthorize;
   /** After a gap signal, replay what is still buffered (`'available'`) or nothing (`'none'`). */
   gapReplay?: 'available' | 'none';
 }

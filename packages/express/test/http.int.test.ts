@@ -107,7 +107,7 @@ describe.each(flavours)('$name', ({ create, router }) => {
       '/rooms/:id',
       sse.channel((req) => [`room:${req.params.id}`], {
         hub,
-        authorize: (req, channel) => req?.headers['x-user'] === 'ann' && channel === 'room:1',
+        authorize: (req, channel) => req.headers['x-user'] === 'ann' && channel === 'room:1',
       }),
     );
     expect((await request(app).get('/rooms/1')).status).toBe(403);
