@@ -12,7 +12,7 @@ import {
 import type { RequestLike } from './last-event-id.js';
 import { MemoryStore } from './memory-store.js';
 import type { ReplayLimits, StoredEvent } from './replay-buffer.js';
-import type { SseStream } from './sse-stream.js';
+import type { CloseReason, SseStream } from './sse-stream.js';
 import type { EventStore, GapReason, StoreStats } from './store.js';
 
 /** Channel name -> payload type. `Record<string, unknown>` when untyped. */
@@ -141,12 +141,17 @@ class Subscription {
   /** Single channel and no filter: takes the shared joined Buffer as is. */
   readonly simple: boolean;
   constructor(
+    readonly hub: { subscriptionClosed(sub: Subscription, reason: CloseReason): void },
     readonly stream: SseStream,
     readonly channels: string[],
     readonly filter: ((event: EventMeta) => boolean) | undefined,
   ) {
     this.channelSet = channels.length > 1 ? new Set(channels) : undefined;
     this.simple = channels.length === 1 && !filter;
+  }
+  /** Close listener: as an object, the subscription costs its stream no closure. */
+  streamClosed(_stream: SseStream, reason: CloseReason): void {
+    this.hub.subscriptionClosed(this, reason);
   }
   wants(event: StoredEvent): boolean {
     if (event.seq <= this.skipUpTo) return false;
@@ -258,11 +263,8 @@ export class Hub<Events extends EventMap = EventMap> {
       return;
     }
     this.track(stream);
-    const sub = new Subscription(stream, names, options.filter);
-    stream.onClose((reason) => {
-      if (reason === 'overflow') this.counters.droppedForOverflow++;
-      this.remove(sub);
-    });
+    const sub = new Subscription(this, stream, names, options.filter);
+    stream.onClose(sub);
     // Live first (queued in the backlog), then the snapshot: nothing published meanwhile is lost.
     await Promise.all(names.map((name) => this.join(name, sub)));
     const lastEventId = options.lastEventId ?? stream.lastEventId;
@@ -348,7 +350,18 @@ export class Hub<Events extends EventMap = EventMap> {
     }
     if (this.streams.has(stream)) return;
     this.streams.add(stream);
-    stream.onClose(() => this.streams.delete(stream));
+    stream.onClose(this);
+  }
+
+  /** @internal A tracked stream closed. */
+  streamClosed(stream: SseStream): void {
+    this.streams.delete(stream);
+  }
+
+  /** @internal A subscribed stream closed: drop its subscription. */
+  subscriptionClosed(sub: Subscription, reason: CloseReason): void {
+    if (reason === 'overflow') this.counters.droppedForOverflow++;
+    this.remove(sub);
   }
 
   stats(): HubStats {

@@ -34,6 +34,7 @@ export {
 } from './replay-buffer.js';
 export { defineSession, type SessionRouting, SseSession } from './session.js';
 export {
+  type CloseListener,
   type CloseReason,
   DEFAULT_HEARTBEAT_MS,
   DEFAULT_MAX_QUEUE_BYTES,

@@ -13,7 +13,7 @@ import {
 import type { Hub, SubscribeOptions } from './hub.js';
 import { lastEventIdFrom, type RequestLike } from './last-event-id.js';
 import { joinTicker, leaveTicker, type Tickable } from './ticker.js';
-import { type SseTarget, type Transport, transportFor } from './transport.js';
+import { type SseTarget, type Transport, type TransportOwner, transportFor } from './transport.js';
 
 /** Why a stream closed: the client left, the server closed it, it overflowed or timed out, or its source failed. */
 export type CloseReason = 'client' | 'server' | 'overflow' | 'timeout' | 'error';
@@ -84,7 +84,17 @@ function sseHeaders(
   return headers;
 }
 
-export class SseStream implements Tickable {
+/** Hears the one `close`: a function, or an object (the hub), which costs no closure per stream. */
+export type CloseListener =
+  | ((reason: CloseReason) => void)
+  | { streamClosed(stream: SseStream, reason: CloseReason): void };
+
+function notify(listener: CloseListener, stream: SseStream, reason: CloseReason): void {
+  if (typeof listener === 'function') listener(reason);
+  else listener.streamClosed(stream, reason);
+}
+
+export class SseStream implements Tickable, TransportOwner {
   /** The client's Last-Event-ID (header, else `lastEventId` query), if valid. */
   readonly lastEventId: string | undefined;
   private readonly transport: Transport;
@@ -102,13 +112,13 @@ export class SseStream implements Tickable {
   /** Ticks in a row without a write; the shared tick may be faster than the heartbeat. */
   private idleTicks = 0;
   private controller: AbortController | undefined;
-  private closeListeners: Array<(reason: CloseReason) => void> | undefined;
+  private closeListeners: Array<CloseListener> | undefined;
   private closedPromise: Promise<typeof CLOSED> | undefined;
   private drainWaiters: Array<() => void> | undefined;
   private drainHooked = false;
 
   constructor(target: SseTarget, options: SseStreamOptions = {}, context: SseStreamContext = {}) {
-    this.transport = transportFor(target);
+    this.transport = transportFor(target, this);
     this.options = options;
     this.context = context;
     this.lastEventId = context.request ? lastEventIdFrom(context.request) : undefined;
@@ -120,7 +130,6 @@ export class SseStream implements Tickable {
       typeof heartbeat === 'number' && heartbeat > 0 ? Math.max(1, Math.floor(heartbeat / 2)) : 0;
     const periods = [halfBeat, timeout].filter((p): p is number => typeof p === 'number' && p > 0);
     this.period = periods.length > 0 ? Math.min(...periods) : undefined;
-    this.transport.on('close', () => this.finish('client'));
   }
 
   /** True once headers were sent. */
@@ -266,8 +275,8 @@ export class SseStream implements Tickable {
   }
 
   /** Registers a listener for the one `close`; runs at once if already closed. */
-  onClose(listener: (reason: CloseReason) => void): void {
-    if (this.closed) listener(this.reason!);
+  onClose(listener: CloseListener): void {
+    if (this.closed) notify(listener, this, this.reason!);
     else {
       this.closeListeners ??= [];
       this.closeListeners.push(listener);
@@ -350,7 +359,7 @@ export class SseStream implements Tickable {
     this.waitingSince = Date.now();
     if (this.drainHooked) return;
     this.drainHooked = true;
-    this.transport.on('drain', () => this.flushQueue());
+    this.transport.watchDrain();
   }
 
   private enqueue(frame: Buffer): boolean {
@@ -394,6 +403,16 @@ export class SseStream implements Tickable {
     this.transport.on('close', () => clearTimeout(timer));
   }
 
+  /** @internal The transport's peer left (or the response finished). */
+  peerClosed(): void {
+    this.finish('client');
+  }
+
+  /** @internal The transport drained: write what queued up meanwhile. */
+  peerDrained(): void {
+    this.flushQueue();
+  }
+
   /** The queue bound in bytes (`maxQueueBytes`). */
   get queueLimit(): number {
     return this.options.maxQueueBytes ?? DEFAULT_MAX_QUEUE_BYTES;
@@ -430,7 +449,7 @@ export class SseStream implements Tickable {
     this.closeListeners = undefined;
     for (const listener of listeners) {
       try {
-        listener(reason);
+        notify(listener, this, reason);
       } catch (error) {
         this.reportError(error);
       }

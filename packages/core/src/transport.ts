@@ -18,6 +18,25 @@ export interface Transport {
   readonly gone: boolean;
   readonly isHttp1: boolean;
   on(event: 'drain' | 'close', listener: () => void): void;
+  /** Starts telling the owner about 'drain' (only streams that ever fall behind need it). */
+  watchDrain(): void;
+}
+
+/** Who hears that the peer left or drained: the stream, without a closure per connection. */
+export interface TransportOwner {
+  peerClosed(): void;
+  peerDrained(): void;
+}
+
+const OWNER = Symbol('ssekit.owner');
+type Owned = { [OWNER]?: TransportOwner };
+
+// Shared listeners: Node calls them with the emitter as `this`, which carries its owner.
+function onPeerClose(this: Owned): void {
+  this[OWNER]?.peerClosed();
+}
+function onPeerDrain(this: Owned): void {
+  this[OWNER]?.peerDrained();
 }
 
 function isRawStream(target: SseTarget): target is ServerHttp2Stream {
@@ -28,10 +47,18 @@ const ignore = (): void => {};
 
 class ResponseTransport implements Transport {
   readonly isHttp1: boolean;
-  constructor(private readonly res: ServerResponse | Http2ServerResponse) {
+  constructor(
+    private readonly res: ServerResponse | Http2ServerResponse,
+    owner: TransportOwner,
+  ) {
     // A peer that vanishes mid-write surfaces as an 'error' here; 'close' already reports it.
     res.on('error', ignore);
+    (res as Owned)[OWNER] = owner;
+    res.on('close', onPeerClose);
     this.isHttp1 = !('stream' in res);
+  }
+  watchDrain(): void {
+    this.res.on('drain', onPeerDrain);
   }
   get gone(): boolean {
     const res = this.res;
@@ -69,8 +96,16 @@ class ResponseTransport implements Transport {
 
 class Http2StreamTransport implements Transport {
   readonly isHttp1 = false;
-  constructor(private readonly stream: ServerHttp2Stream) {
+  constructor(
+    private readonly stream: ServerHttp2Stream,
+    owner: TransportOwner,
+  ) {
     stream.on('error', ignore);
+    (stream as Owned)[OWNER] = owner;
+    stream.on('close', onPeerClose);
+  }
+  watchDrain(): void {
+    this.stream.on('drain', onPeerDrain);
   }
   get gone(): boolean {
     return this.stream.destroyed || this.stream.closed || this.stream.writableEnded;
@@ -94,6 +129,8 @@ class Http2StreamTransport implements Transport {
   }
 }
 
-export function transportFor(target: SseTarget): Transport {
-  return isRawStream(target) ? new Http2StreamTransport(target) : new ResponseTransport(target);
+export function transportFor(target: SseTarget, owner: TransportOwner): Transport {
+  return isRawStream(target)
+    ? new Http2StreamTransport(target, owner)
+    : new ResponseTransport(target, owner);
 }
