@@ -1,7 +1,7 @@
 /** (4) better-sse on node:http: createSession per request, one createChannel, channel.broadcast. */
-import { createServer } from 'node:http';
 import { createChannel, createSession } from 'better-sse';
-import { createControl, handleControl, reportReady } from './common.mjs';
+import { createControl } from './common.mjs';
+import { serveNodeHttp } from './serve.mjs';
 
 const channel = createChannel();
 
@@ -16,16 +16,9 @@ const control = createControl({
   },
 });
 
-const server = createServer((req, res) => {
-  if (handleControl(control, req, res)) return;
-  if (req.method === 'GET' && req.url === '/sse') {
-    createSession(req, res).then(
-      (session) => channel.register(session),
-      () => res.destroy(),
-    );
-    return;
-  }
-  res.writeHead(404).end();
+serveNodeHttp(control, (req, res) => {
+  createSession(req, res).then(
+    (session) => channel.register(session),
+    () => res.destroy(),
+  );
 });
-
-server.listen(0, '127.0.0.1', () => reportReady(server.address().port));

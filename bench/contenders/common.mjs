@@ -1,7 +1,9 @@
 /**
  * What every contender shares: the payload shape, the publish loop behind POST /broadcast,
- * GET /stats, and reporting the port to the driver over IPC. Only the SSE part differs.
+ * GET /stats, and reporting the port to the driver over IPC. Only the SSE part differs
+ * (serve.mjs mounts all of it on node:http, Express or Fastify).
  */
+import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
 /** Microseconds on CLOCK_MONOTONIC: the same clock in every process of this machine. */
@@ -90,6 +92,26 @@ export function createControl({ name, variant, publish, clients, extraStats }) {
   return { broadcast, stats };
 }
 
+/** The control of the ssekit contenders: every event goes through `hub` to channel 'bcast'. */
+export function createHubControl(hub, { name, variant, frameStats = true }) {
+  return createControl({
+    name,
+    variant,
+    clients: () => hub.stats().clients,
+    publish: (payload) => hub.publish('bcast', payload),
+    extraStats: frameStats ? () => hubFrameStats(hub) : undefined,
+  });
+}
+
+function hubFrameStats(hub) {
+  const s = hub.stats();
+  return {
+    framesWritten: s.framesWritten,
+    droppedForOverflow: s.droppedForOverflow,
+    replaysServed: s.replaysServed,
+  };
+}
+
 function intParam(query, key, fallback) {
   const raw = query.get(key);
   if (raw === null) return fallback;
@@ -111,32 +133,7 @@ export function reportReady(port) {
   process.on('disconnect', () => process.exit(0));
 }
 
-export function queryOf(url) {
-  return new URL(url ?? '/', 'http://127.0.0.1').searchParams;
-}
-
-/** Shared node:http routing of the two control endpoints. Returns true when it handled the request. */
-export function handleControl(control, req, res) {
-  const path = (req.url ?? '/').split('?')[0];
-  if (req.method === 'POST' && path === '/broadcast') {
-    control.broadcast(queryOf(req.url)).then(
-      (result) => sendJson(res, 200, result),
-      (error) => sendJson(res, 500, { error: String(error) }),
-    );
-    return true;
-  }
-  if (req.method === 'GET' && path === '/stats') {
-    sendJson(res, 200, control.stats(queryOf(req.url)));
-    return true;
-  }
-  return false;
-}
-
-export function sendJson(res, status, body) {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
-  });
-  res.end(text);
+/** Whether packages/<dir> has been built; until then the ssekit contenders fall back to core. */
+export function adapterBuilt(dir) {
+  return existsSync(new URL(`../../packages/${dir}/dist/index.js`, import.meta.url));
 }

@@ -4,7 +4,8 @@
  */
 import Fastify from 'fastify';
 import { FastifySSEPlugin } from 'fastify-sse-v2';
-import { createControl, reportReady } from './common.mjs';
+import { createControl } from './common.mjs';
+import { serveFastify } from './serve.mjs';
 
 const clients = new Set();
 
@@ -28,8 +29,4 @@ app.get('/sse', (request, reply) => {
   clients.add(reply);
   request.socket.on('close', () => clients.delete(reply));
 });
-app.post('/broadcast', (request) => control.broadcast(new URLSearchParams(request.query)));
-app.get('/stats', (request) => control.stats(new URLSearchParams(request.query)));
-
-await app.listen({ port: 0, host: '127.0.0.1' });
-reportReady(app.server.address().port);
+await serveFastify(app, control);

@@ -5,7 +5,8 @@
  */
 import fastifySse from '@fastify/sse';
 import Fastify from 'fastify';
-import { createControl, reportReady } from './common.mjs';
+import { createControl } from './common.mjs';
+import { serveFastify } from './serve.mjs';
 
 const HISTORY = 1000;
 const clients = new Set();
@@ -41,8 +42,4 @@ app.get('/sse', { sse: 'only' }, async (_request, reply) => {
   clients.add(reply);
   reply.sse.onClose(() => clients.delete(reply));
 });
-app.post('/broadcast', (request) => control.broadcast(new URLSearchParams(request.query)));
-app.get('/stats', (request) => control.stats(new URLSearchParams(request.query)));
-
-await app.listen({ port: 0, host: '127.0.0.1' });
-reportReady(app.server.address().port);
+await serveFastify(app, control);

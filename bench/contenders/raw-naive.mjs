@@ -1,6 +1,6 @@
 /** (1) The floor users know: node:http, a pre-built string per event, res.write per client. */
-import { createServer } from 'node:http';
-import { createControl, handleControl, reportReady } from './common.mjs';
+import { createControl } from './common.mjs';
+import { openRawStream, serveNodeHttp } from './serve.mjs';
 
 const clients = new Set();
 
@@ -15,20 +15,4 @@ const control = createControl({
   },
 });
 
-const server = createServer((req, res) => {
-  if (handleControl(control, req, res)) return;
-  if (req.method === 'GET' && req.url === '/sse') {
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache',
-      connection: 'keep-alive',
-    });
-    res.flushHeaders();
-    clients.add(res);
-    res.on('close', () => clients.delete(res));
-    return;
-  }
-  res.writeHead(404).end();
-});
-
-server.listen(0, '127.0.0.1', () => reportReady(server.address().port));
+serveNodeHttp(control, (_req, res) => openRawStream(res, clients));

@@ -1,34 +1,25 @@
 /**
- * (3) @ssekit/fastify: `app.register(ssekit, { hub })` and `app.get('/sse', channel('bcast'))`. Until the plugin is built, the same route hijacks the reply
- * and runs core's SseStream + hub directly (the variant string in /stats says which ran).
+ * (3) @ssekit/fastify: `app.register(ssekit, { hub })` and `app.get('/sse', channel('bcast'))`.
+ * Until the plugin is built, the same route hijacks the reply and runs core's SseStream + hub
+ * directly (the variant string in /stats says which ran).
  */
-import { existsSync } from 'node:fs';
 import { createHub, SseStream } from '@ssekit/core';
 import Fastify from 'fastify';
-import { createControl, reportReady } from './common.mjs';
+import { adapterBuilt, createHubControl } from './common.mjs';
+import { serveFastify } from './serve.mjs';
 
-const adapterBuilt = existsSync(new URL('../../packages/fastify/dist/index.js', import.meta.url));
+const built = adapterBuilt('fastify');
 const hub = createHub();
 
-const control = createControl({
+const control = createHubControl(hub, {
   name: 'ssekit-fastify',
-  variant: adapterBuilt
+  variant: built
     ? "@ssekit/fastify on fastify 5.12.8, route channel('bcast'), in-memory hub"
     : '@ssekit/core SseStream + hub on fastify 5.12.8 (plugin not built yet)',
-  clients: () => hub.stats().clients,
-  publish: (payload) => hub.publish('bcast', payload),
-  extraStats: () => {
-    const s = hub.stats();
-    return {
-      framesWritten: s.framesWritten,
-      droppedForOverflow: s.droppedForOverflow,
-      replaysServed: s.replaysServed,
-    };
-  },
 });
 
 const app = Fastify({ logger: false });
-if (adapterBuilt) {
+if (built) {
   const mod = await import('@ssekit/fastify');
   await app.register(mod.ssekit ?? mod.default, { hub });
   if (typeof mod.channel === 'function') {
@@ -46,8 +37,4 @@ if (adapterBuilt) {
     stream.subscribe('bcast').catch(() => reply.raw.destroy());
   });
 }
-app.post('/broadcast', (request) => control.broadcast(new URLSearchParams(request.query)));
-app.get('/stats', (request) => control.stats(new URLSearchParams(request.query)));
-
-await app.listen({ port: 0, host: '127.0.0.1' });
-reportReady(app.server.address().port);
+await serveFastify(app, control);

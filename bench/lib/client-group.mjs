@@ -45,40 +45,19 @@ export class ClientGroup {
    */
   expect(perClient, timeoutMs) {
     const readers = this.readers;
-    let remaining = readers.length;
     for (const c of readers) {
       c.target = c.count + perClient;
       c.done = false;
     }
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiting = undefined;
-        const counts = readers.map((c) => c.count - (c.target - perClient));
-        reject(
-          new Error(
-            `timed out after ${timeoutMs} ms waiting for ${perClient} events on ${readers.length} clients: ` +
-              `${remaining} not done, received min ${Math.min(...counts)} max ${Math.max(...counts)}`,
-          ),
-        );
-      }, timeoutMs);
-      this.waiting = {
-        done: (client) => {
-          client.done = true;
-          remaining--;
-          if (remaining === 0) {
-            clearTimeout(timer);
-            this.waiting = undefined;
-            resolve(nowMicros());
-          }
-        },
-        fail: (error) => {
-          clearTimeout(timer);
-          this.waiting = undefined;
-          reject(error);
-        },
-      };
-      if (remaining === 0) this.waiting.done({});
+    const caughtUp = this.waitForDone(readers.length, timeoutMs, (remaining) => {
+      const counts = readers.map((c) => c.count - (c.target - perClient));
+      return (
+        `timed out after ${timeoutMs} ms waiting for ${perClient} events on ${readers.length} clients: ` +
+        `${remaining} not done, received min ${Math.min(...counts)} max ${Math.max(...counts)}`
+      );
     });
+    if (readers.length === 0) this.waiting.done({});
+    return caughtUp;
   }
 
   /**
@@ -87,15 +66,27 @@ export class ClientGroup {
    */
   expectFromOpen(total, n, timeoutMs) {
     this.newClientTarget = total;
-    let remaining = n;
+    return this.waitForDone(
+      n,
+      timeoutMs,
+      (remaining) =>
+        `timed out after ${timeoutMs} ms: ${remaining} of ${n} reconnecting clients not caught up`,
+      () => {
+        this.newClientTarget = undefined;
+      },
+    );
+  }
+
+  /**
+   * Arms `this.waiting`: resolves to the µs time when `count` clients have reported done (then
+   * runs `onCaughtUp`), rejects on `waiting.fail(error)` or with `timeoutMessage(remaining)`.
+   */
+  waitForDone(count, timeoutMs, timeoutMessage, onCaughtUp) {
+    let remaining = count;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiting = undefined;
-        reject(
-          new Error(
-            `timed out after ${timeoutMs} ms: ${remaining} of ${n} reconnecting clients not caught up`,
-          ),
-        );
+        reject(new Error(timeoutMessage(remaining)));
       }, timeoutMs);
       this.waiting = {
         done: (client) => {
@@ -104,7 +95,7 @@ export class ClientGroup {
           if (remaining === 0) {
             clearTimeout(timer);
             this.waiting = undefined;
-            this.newClientTarget = undefined;
+            onCaughtUp?.();
             resolve(nowMicros());
           }
         },

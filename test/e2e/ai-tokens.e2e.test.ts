@@ -2,38 +2,22 @@
  * AI token streaming in a real browser, against the Express and the Fastify server: the answer
  * streams in, Stop finalises the server's generator, and a complete answer ends the stream.
  */
-import type { Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type Chromium, launchChromium } from './browser.js';
-import { FLAVOURS, startTokens, type TokensServer } from './harness.js';
+import { expect, it } from 'vitest';
+import { describeExample, WAIT } from './example-tests.js';
+import { startTokens } from './harness.js';
 import { screenshotPath, type TokensPage } from './page.js';
 
-const WAIT = { timeout: 10_000 };
-
-let chromium: Chromium;
-beforeAll(async () => {
-  chromium = await launchChromium();
-});
-afterAll(async () => {
-  await chromium?.close();
-});
-
-describe.each(FLAVOURS)('ai tokens on %s', (flavour) => {
-  let server: TokensServer | undefined;
-  let page: Page | undefined;
-
-  afterEach(async () => {
-    await page?.close();
-    page = undefined;
-    await server?.close();
-    server = undefined;
-  });
+describeExample('ai tokens on %s', (flavour, session) => {
+  /** Opens the page and sends its preset question. */
+  async function ask(url: string) {
+    const page = await session.open(url);
+    await page.click('#send');
+    return page;
+  }
 
   it('streams the answer, and Stop finalises the generator on the server', async () => {
-    server = await startTokens(flavour, { minDelayMs: 20, maxDelayMs: 40 });
-    page = await chromium.newPage();
-    await page.goto(server.url);
-    await page.click('#send');
+    const server = session.serve(await startTokens(flavour, { minDelayMs: 20, maxDelayMs: 40 }));
+    const page = await ask(server.url);
 
     await page.waitForFunction(
       () => (globalThis as unknown as TokensPage).tokens.received >= 50,
@@ -54,23 +38,21 @@ describe.each(FLAVOURS)('ai tokens on %s', (flavour) => {
     }
 
     await page.click('#stop');
-    await server.logged.until(() => server!.log.length > 0, 'the generator to be finalised');
+    await server.logged.until(() => server.log.length > 0, 'the generator to be finalised');
     expect(server.log).toEqual(['generator finalised (stopped by the client)']);
     expect(server.model.stats).toEqual({ started: 1, completed: 0, finalised: 1 });
     expect(await page.locator('#status').textContent()).toBe('stopped');
     // The client really left: the server saw the request end without a reconnect.
     await server.traffic.until(
-      () => server!.traffic.requests[0]?.status !== undefined,
+      () => server.traffic.requests[0]?.status !== undefined,
       'the request to close',
     );
     expect(server.traffic.requests).toHaveLength(1);
   });
 
   it('ends a complete answer with a done event, and the browser does not ask again', async () => {
-    server = await startTokens(flavour, { minDelayMs: 0, maxDelayMs: 2 });
-    page = await chromium.newPage();
-    await page.goto(server.url);
-    await page.click('#send');
+    const server = session.serve(await startTokens(flavour, { minDelayMs: 0, maxDelayMs: 2 }));
+    const page = await ask(server.url);
 
     await page.waitForFunction(
       () => (globalThis as unknown as TokensPage).tokens.state !== 'streaming',
@@ -83,7 +65,7 @@ describe.each(FLAVOURS)('ai tokens on %s', (flavour) => {
     expect(await page.locator('#text').textContent()).toMatch(
       /finalised at once instead of running on for nobody\.$/,
     );
-    await server.logged.until(() => server!.log.length > 0, 'the generator to be finalised');
+    await server.logged.until(() => server.log.length > 0, 'the generator to be finalised');
     expect(server.log).toEqual(['generator finalised (answer complete)']);
     expect(server.model.stats).toEqual({ started: 1, completed: 1, finalised: 1 });
     expect(server.traffic.requests).toHaveLength(1);

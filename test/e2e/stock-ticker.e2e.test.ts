@@ -3,35 +3,14 @@
  * exact resume after a dropped socket, the gap signal, and a closed channel.
  */
 import type { Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type Chromium, launchChromium } from './browser.js';
-import { FLAVOURS, startTicker, type TickerServer } from './harness.js';
+import { expect, it } from 'vitest';
+import { describeExample, WAIT } from './example-tests.js';
+import { startTicker, type TickerServer } from './harness.js';
 import { screenshotPath, type TickerPage } from './page.js';
 
-const WAIT = { timeout: 10_000 };
-
-let chromium: Chromium;
-beforeAll(async () => {
-  chromium = await launchChromium();
-});
-afterAll(async () => {
-  await chromium?.close();
-});
-
-describe.each(FLAVOURS)('stock ticker on %s', (flavour) => {
-  let server: TickerServer | undefined;
-  let page: Page | undefined;
-
-  afterEach(async () => {
-    await page?.close();
-    page = undefined;
-    await server?.close();
-    server = undefined;
-  });
-
+describeExample('stock ticker on %s', (flavour, session) => {
   async function openTicker(ticker: TickerServer): Promise<Page> {
-    page = await chromium.newPage();
-    await page.goto(ticker.url);
+    const page = await session.open(ticker.url);
     await page.locator('#status', { hasText: 'live' }).waitFor(WAIT);
     return page;
   }
@@ -39,17 +18,21 @@ describe.each(FLAVOURS)('stock ticker on %s', (flavour) => {
   const receivedIds = (p: Page) =>
     p.evaluate(() => (globalThis as unknown as TickerPage).ticker.ids);
 
+  /** Waits until the page has received at least `count` price events. */
+  const waitForIds = (p: Page, count: number) =>
+    p.waitForFunction(
+      (n) => (globalThis as unknown as TickerPage).ticker.ids.length >= n,
+      count,
+      WAIT,
+    );
+
   it('shows live prices within one tick of events', async () => {
-    server = await startTicker(flavour, { intervalMs: 0 });
+    const server = session.serve(await startTicker(flavour, { intervalMs: 0 }));
     const page = await openTicker(server);
     const symbols = server.symbols.length;
 
     server.feed.tick();
-    await page.waitForFunction(
-      (n) => (globalThis as unknown as TickerPage).ticker.ids.length >= n,
-      symbols,
-      WAIT,
-    );
+    await waitForIds(page, symbols);
 
     // One event per symbol fills the table: the page needs no more than that.
     expect(await page.locator('#prices tr').count()).toBe(symbols);
@@ -63,11 +46,7 @@ describe.each(FLAVOURS)('stock ticker on %s', (flavour) => {
     if (flavour === 'express') {
       // A few more ticks so the screenshot shows moves in both directions.
       for (let i = 0; i < 3; i++) server.feed.tick();
-      await page.waitForFunction(
-        (n) => (globalThis as unknown as TickerPage).ticker.ids.length >= n,
-        4 * symbols,
-        WAIT,
-      );
+      await waitForIds(page, 4 * symbols);
       await page.screenshot({
         path: screenshotPath('stock-ticker.png'),
         fullPage: true,
@@ -77,13 +56,9 @@ describe.each(FLAVOURS)('stock ticker on %s', (flavour) => {
   });
 
   it('resumes after a dropped socket with no gap and no duplicate', async () => {
-    server = await startTicker(flavour, { intervalMs: 20 });
+    const server = session.serve(await startTicker(flavour, { intervalMs: 20 }));
     const page = await openTicker(server);
-    await page.waitForFunction(
-      () => (globalThis as unknown as TickerPage).ticker.ids.length >= 12,
-      undefined,
-      WAIT,
-    );
+    await waitForIds(page, 12);
 
     // A network blip: the server destroys the socket while the feed keeps publishing.
     expect(server.traffic.dropOpen()).toBe(1);
@@ -95,7 +70,7 @@ describe.each(FLAVOURS)('stock ticker on %s', (flavour) => {
     );
 
     // Compare up to an id published after the reconnect, once the page has it.
-    await server.publishes.until(() => server!.published.length > 0, 'a publish');
+    await server.publishes.until(() => server.published.length > 0, 'a publish');
     const target = server.published.at(-1)!;
     await page.waitForFunction(
       (id) => (globalThis as unknown as TickerPage).ticker.ids.includes(id),
@@ -122,15 +97,13 @@ describe.each(FLAVOURS)('stock ticker on %s', (flavour) => {
   });
 
   it('signals an evicted Last-Event-ID with the gap event and shows "resynced"', async () => {
-    server = await startTicker(flavour, { intervalMs: 0, replay: { maxEvents: 4 } });
+    const server = session.serve(
+      await startTicker(flavour, { intervalMs: 0, replay: { maxEvents: 4 } }),
+    );
     const page = await openTicker(server);
     const symbols = server.symbols.length;
     server.feed.tick();
-    await page.waitForFunction(
-      (n) => (globalThis as unknown as TickerPage).ticker.ids.length >= n,
-      symbols,
-      WAIT,
-    );
+    await waitForIds(page, symbols);
     const lastSeen = server.published.at(-1)!;
 
     // While the page is away, two ticks publish more than the buffer keeps (4 events).
@@ -140,7 +113,7 @@ describe.each(FLAVOURS)('stock ticker on %s', (flavour) => {
 
     await page.locator('#notice', { hasText: 'resynced' }).waitFor(WAIT);
     await server.publishes.until(
-      () => server!.published.length === 3 * symbols,
+      () => server.published.length === 3 * symbols,
       'three ticks published',
     );
     const kept = server.published.slice(-4);
@@ -156,23 +129,15 @@ describe.each(FLAVOURS)('stock ticker on %s', (flavour) => {
     ]);
     expect(server.traffic.requests[1]!.lastEventId).toBe(lastSeen);
     // After the signal, what the buffer still held.
-    await page.waitForFunction(
-      (n) => (globalThis as unknown as TickerPage).ticker.ids.length >= n,
-      symbols + 4,
-      WAIT,
-    );
+    await waitForIds(page, symbols + 4);
     expect((await receivedIds(page)).slice(symbols)).toEqual(kept);
   });
 
   it('stops the browser for good when the channel is closed (204, readyState CLOSED)', async () => {
-    server = await startTicker(flavour, { intervalMs: 0 });
+    const server = session.serve(await startTicker(flavour, { intervalMs: 0 }));
     const page = await openTicker(server);
     server.feed.tick();
-    await page.waitForFunction(
-      () => (globalThis as unknown as TickerPage).ticker.ids.length > 0,
-      undefined,
-      WAIT,
-    );
+    await waitForIds(page, 1);
 
     const refused = page.waitForResponse(
       (r) => new URL(r.url()).pathname === '/prices' && r.status() === 204,
@@ -187,7 +152,7 @@ describe.each(FLAVOURS)('stock ticker on %s', (flavour) => {
     );
     await page.locator('#status', { hasText: 'closed by the server' }).waitFor(WAIT);
     await server.traffic.until(
-      () => server!.traffic.requests.every((r) => r.status !== undefined),
+      () => server.traffic.requests.every((r) => r.status !== undefined),
       'responses closed',
     );
     expect(server.traffic.requests.map((r) => r.status)).toEqual([200, 204]);
