@@ -12,6 +12,7 @@ import {
   channel,
   isChannelHandler,
   PLUGIN_STATE,
+  registerPluginState,
   validateRouteOption,
 } from './route-option.js';
 import type { SsekitOptions } from './types.js';
@@ -54,6 +55,7 @@ async function ssekitPlugin(app: FastifyInstance, options: SsekitOptions<EventMa
   };
 
   app.decorateReply(PLUGIN_STATE, { getter: () => state });
+  registerPluginState(app.server, state);
   // A getter on the prototype: routes that never read reply.sse allocate nothing.
   app.decorateReply('sse', {
     getter(this: FastifyReply) {

@@ -86,15 +86,30 @@ export function isChannelHandler(handler: unknown): boolean {
 type ReplyWithState = FastifyReply & { [PLUGIN_STATE]?: PluginState };
 
 /** The plugin state of the reply's context, or a clear error when the plugin isn't there. */
+/**
+ * The plugin registrations of each server. A `channel()` route in an encapsulated context the
+ * plugin doesn't reach still works when the app registered the plugin exactly once.
+ */
+const registrations = new WeakMap<object, PluginState[]>();
+
+export function registerPluginState(server: object, state: PluginState): void {
+  const states = registrations.get(server) ?? [];
+  states.push(state);
+  registrations.set(server, states);
+}
+
 export function pluginStateOf(reply: FastifyReply, where: string): PluginState {
   const state = (reply as ReplyWithState)[PLUGIN_STATE];
-  if (!state) {
-    throw new Error(
-      `@ssekit/fastify: ${where} is served by ssekit, but the plugin is not registered in this route's context. ` +
-        'Register it with fastify-plugin semantics on an ancestor: `await app.register(ssekit, { hub })`.',
-    );
-  }
-  return state;
+  if (state) return state;
+  const elsewhere = registrations.get(reply.server.server) ?? [];
+  if (elsewhere.length === 1) return elsewhere[0]!;
+  throw new Error(
+    `@ssekit/fastify: ${where} is served by ssekit, but the plugin is not registered in this route's context` +
+      (elsewhere.length > 1
+        ? `, and ${elsewhere.length} other contexts register it (which one?). `
+        : '. ') +
+      'Register it with fastify-plugin semantics on an ancestor: `await app.register(ssekit, { hub })`.',
+  );
 }
 
 /** The event-stream headers and no body: what HEAD on an SSE route answers. */

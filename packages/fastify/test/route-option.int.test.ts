@@ -231,19 +231,36 @@ describe('routes the onRoute hook does not see', () => {
     expect(mine.body).toBe('data: works\n\n');
   });
 
-  it('fail loudly, naming the route, in a context the plugin does not reach', async () => {
+  it('work in a context the plugin does not reach, when the app registers it once', async () => {
     const app = Fastify();
     apps.push(app);
+    const hub = createHub();
+    await hub.closeChannel('gone');
     app.register(async (withPlugin) => {
-      await withPlugin.register(ssekit, { hub: createHub() });
+      await withPlugin.register(ssekit, { hub });
     });
+    app.register(async (sibling) => {
+      sibling.get('/orphan', channel('gone'));
+    });
+    // 204 comes from the hub: the sibling's route reached the plugin's hub.
+    expect((await app.inject('/orphan')).statusCode).toBe(204);
+  });
+
+  it('fail loudly, naming the route, when it is ambiguous which registration serves it', async () => {
+    const app = Fastify();
+    apps.push(app);
+    for (let i = 0; i < 2; i++) {
+      app.register(async (withPlugin) => {
+        await withPlugin.register(ssekit, { hub: createHub() });
+      });
+    }
     app.register(async (sibling) => {
       sibling.get('/orphan', channel('prices'));
     });
     const res = await app.inject('/orphan');
     expect(res.statusCode).toBe(500);
     expect(res.json().message).toMatch(
-      /GET \/orphan is served by ssekit, but the plugin is not registered in this route's context/,
+      /GET \/orphan is served by ssekit, but the plugin is not registered in this route's context, and 2 other contexts/,
     );
   });
 });
