@@ -35,8 +35,12 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-function client(channels: string, route: Parameters<typeof routedClient>[1]): RoutedClient {
-  const made = routedClient(channels, route);
+function client(
+  channels: string,
+  route: Parameters<typeof routedClient>[1],
+  types: string[] = [],
+): RoutedClient {
+  const made = routedClient(channels, route, types);
   clients.push(made);
   return made;
 }
@@ -97,19 +101,22 @@ describe('several processes on one Redis', () => {
     });
   }
 
-  it('closing a channel on one process ends its streams on every process, and reconnects get 204', async () => {
-    const onA = client('closing', () => a);
-    const onB = client('closing', () => b);
+  it('closing a channel on one process ends its streams on every process, after its final event, and reconnects get 204', async () => {
+    const onA = client('closing', () => a, ['bye']);
+    const onB = client('closing', () => b, ['bye']);
     await onA.until(() => onA.opens === 1, 'open on A');
     await onB.until(() => onB.opens === 1, 'open on B');
     const last = await b.publish('closing', 2);
-    await c.closeChannel('closing');
+    await c.closeChannel('closing', 'closed by C');
     for (const watched of [onA, onB]) {
       await watched.until(
         () => watched.source.readyState === watched.source.CLOSED,
         'client stops',
       );
       expect(watched.ids()).toEqual(last.ids);
+      expect(watched.events.filter((e) => e.type === 'bye').map((e) => e.data)).toEqual([
+        'closed by C',
+      ]);
     }
     const late = await a.publish('closing', 1);
     expect(late.status).toBe(503);

@@ -24,7 +24,7 @@ export interface HubProcess {
     count?: number,
   ): Promise<{ status: number; ids: string[]; events: PublishedEvent[]; error?: string }>;
   drop(): Promise<number>;
-  closeChannel(channel: string): Promise<void>;
+  closeChannel(channel: string, final?: string): Promise<void>;
   stats(): Promise<
     HubStats & { store: { status: string; readerStatus: string; historyChanges: number } }
   >;
@@ -81,8 +81,9 @@ export async function startHubProcess(
     async drop() {
       return ((await (await post('/drop')).json()) as { dropped: number }).dropped;
     },
-    async closeChannel(channel) {
-      await post(`/close-channel?ch=${encodeURIComponent(channel)}`);
+    async closeChannel(channel, final) {
+      const after = final === undefined ? '' : `&final=${encodeURIComponent(final)}`;
+      await post(`/close-channel?ch=${encodeURIComponent(channel)}${after}`);
     },
     async stats() {
       return (await (await fetch(`${url}/stats`)).json()) as Awaited<
@@ -115,11 +116,12 @@ export interface RoutedClient extends WatchedSource {
 export function routedClient(
   channels: string,
   route: (attempt: number) => HubProcess | Promise<HubProcess>,
+  types: string[] = [],
 ): RoutedClient {
   const connections: RoutedClient['connections'] = [];
   const watched = watch(
     `http://route.invalid/sse?ch=${encodeURIComponent(channels)}`,
-    ['ssekit-gap'],
+    ['ssekit-gap', ...types],
     {
       fetch: async (input, init) => {
         const target = await route(connections.length);

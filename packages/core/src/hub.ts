@@ -183,8 +183,6 @@ export class Hub<Events extends EventMap = EventMap> {
   private flushScheduled = false;
   private flushMark = 0;
   private closing = false;
-  /** Final events of channels being closed by this process. */
-  private readonly finalEvents = new Map<string, SseEventInit>();
   private counters = {
     eventsPublished: 0,
     framesWritten: 0,
@@ -315,23 +313,22 @@ export class Hub<Events extends EventMap = EventMap> {
   /** Closes a channel for good: its clients' streams end, and their next connect gets 204. */
   async closeChannel(channel: ChannelOf<Events>, options: CloseOptions = {}): Promise<void> {
     this.flush();
-    // The store's `closed` notice (which may arrive before closeChannel resolves) sends this.
-    if (options.final) this.finalEvents.set(channel, options.final);
-    try {
-      await this.store.closeChannel(channel);
-      this.endChannel(channel);
-    } finally {
-      this.finalEvents.delete(channel);
-    }
+    // Encoded once; the store hands it to every process's `closed` notice (this one's included).
+    const final = options.final ? encodeEvent(options.final, this.options.serializer) : undefined;
+    await this.store.closeChannel(channel, final);
+    // For a store that doesn't notify: a no-op once the notice has ended the streams.
+    this.endChannel(channel, final);
   }
 
-  /** Ends the streams of a closed channel, after its final event if the closer gave one here. */
-  private endChannel(channel: string): void {
+  /** Ends the streams of a closed channel, after the closer's final event if it gave one. */
+  private endChannel(channel: string, final: Buffer | undefined): void {
     this.flush();
     const state = this.channels.get(channel);
     if (!state) return;
-    const final = this.finalEvents.get(channel);
-    for (const sub of [...state.subscribers]) sub.stream.close(final);
+    for (const sub of [...state.subscribers]) {
+      if (final) sub.stream.write(final);
+      sub.stream.close();
+    }
   }
 
   /** Ends every stream (optionally after a final event) and closes the store. */
@@ -385,7 +382,7 @@ export class Hub<Events extends EventMap = EventMap> {
       created.ready = this.store
         .subscribe(name, {
           event: (event) => this.enqueue(event),
-          closed: () => this.endChannel(name),
+          closed: (final) => this.endChannel(name, final),
         })
         .then((unsubscribe) => {
           created.unsubscribe = unsubscribe;

@@ -110,11 +110,11 @@ export class MemoryStore implements EventStore {
     };
   }
 
-  async closeChannel(channel: string): Promise<void> {
+  async closeChannel(channel: string, final?: Buffer): Promise<void> {
     this.closedChannels.add(channel);
     const history = this.channels.get(channel);
     this.channels.delete(channel);
-    history?.listener?.closed();
+    history?.listener?.closed(final);
   }
 
   async isClosed(channel: string): Promise<boolean> {

@@ -29,8 +29,11 @@ export interface ReplayResult {
 export interface StoreListener {
   /** Events of the subscribed channel, in id order. */
   event(event: StoredEvent): void;
-  /** The channel was closed (possibly by another process). */
-  closed(): void;
+  /**
+   * The channel was closed (possibly by another process). `final` is the closer's last event,
+   * an encoded frame, for every process to send before ending its streams.
+   */
+  closed(final?: Buffer): void;
 }
 
 export interface StoreStats {
@@ -53,8 +56,8 @@ export interface EventStore {
    * after that point will be delivered, so a following `readAfter` can't leave a hole.
    */
   subscribe(channel: string, listener: StoreListener): Promise<() => void>;
-  /** Marks a channel closed for good and drops its history. */
-  closeChannel(channel: string): Promise<void>;
+  /** Marks a channel closed for good and drops its history; `final` (a frame) goes to every process. */
+  closeChannel(channel: string, final?: Buffer): Promise<void>;
   isClosed(channel: string): Promise<boolean>;
   stats(): StoreStats;
   close(): Promise<void>;

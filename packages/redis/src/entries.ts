@@ -13,6 +13,8 @@ export interface EntryFields {
   prev: string | undefined;
   /** A close marker: the channel was closed. */
   closed: boolean;
+  /** On a close marker: the closer's final frame, if any. */
+  final: string | undefined;
 }
 
 export function readFields(fields: string[]): EntryFields {
@@ -22,6 +24,7 @@ export function readFields(fields: string[]): EntryFields {
     time: 0,
     prev: undefined,
     closed: false,
+    final: undefined,
   };
   for (let i = 0; i + 1 < fields.length; i += 2) {
     const value = fields[i + 1]!;
@@ -40,6 +43,9 @@ export function readFields(fields: string[]): EntryFields {
         break;
       case 'x':
         out.closed = true;
+        break;
+      case 'f':
+        out.final = value;
         break;
     }
   }

@@ -263,7 +263,7 @@ export class StreamReader {
         // Closed for good, or entries were trimmed before this reader got to them: end the local
         // streams. A client of a closed channel then gets 204; any other one resumes and is told
         // what was evicted.
-        this.tell(tap, 'closed');
+        this.tell(tap, 'closed', undefined, entry.closed ? entry.final : undefined);
         continue;
       }
       const event = toStoredEvent(tap.channel, epoch, seq, entry);
@@ -272,11 +272,17 @@ export class StreamReader {
     }
   }
 
-  private tell(tap: Tap, what: 'closed'): void;
+  private tell(tap: Tap, what: 'closed', event?: undefined, final?: string): void;
   private tell(tap: Tap, what: 'event', event: ReturnType<typeof toStoredEvent>): void;
-  private tell(tap: Tap, what: 'closed' | 'event', event?: ReturnType<typeof toStoredEvent>): void {
+  private tell(
+    tap: Tap,
+    what: 'closed' | 'event',
+    event?: ReturnType<typeof toStoredEvent>,
+    final?: string,
+  ): void {
     try {
-      if (what === 'closed') tap.listener.closed();
+      if (what === 'closed')
+        tap.listener.closed(final === undefined ? undefined : Buffer.from(final));
       else tap.listener.event(event!);
     } catch (error) {
       this.host.noteError(error);

@@ -195,12 +195,13 @@ export class RedisStore implements EventStore, ReaderHost {
     return unsubscribe;
   }
 
-  async closeChannel(channel: string): Promise<void> {
+  async closeChannel(channel: string, final?: Buffer): Promise<void> {
     const [epoch, seq] = (await this.run('close the channel', () =>
       scripts.close.run(this.commands, this.channelKeys(channel), [
         newEpoch(),
         channel,
         CLOSED_HISTORY_TTL_MS,
+        final ? final.toString() : '',
       ]),
     )) as [string, number];
     this.observe(epoch, seq - 1);

@@ -176,9 +176,10 @@ return out
 `;
 
 /**
- * KEYS: epoch, seq, closed, stream, meta. ARGV: candidate epoch, channel, ms to keep the stream.
- * Marks the channel closed and appends a marker entry, so every process's reader delivers the
- * channel's last events and then ends its local streams. The history goes a little later (a
+ * KEYS: epoch, seq, closed, stream, meta. ARGV: candidate epoch, channel, ms to keep the stream,
+ * the closer's final frame ('' for none).
+ * Marks the channel closed and appends a marker entry (carrying the final frame), so every
+ * process's reader delivers the channel's last events, the final one, and ends its local streams. The history goes a little later (a
  * reader that lags still gets to the end of it); nobody can subscribe to it meanwhile.
  * Returns { epoch, seq }.
  */
@@ -188,7 +189,11 @@ redis.call('SADD', KEYS[3], ARGV[2])
 local seq = redis.call('INCR', KEYS[2])
 local last = redis.call('HGET', KEYS[5], 'l') or '0'
 local id = string.format('%d-0', seq)
-redis.call('XADD', KEYS[4], id, 't', now_ms(), 'p', last, 'x', '1')
+if ARGV[4] ~= '' then
+  redis.call('XADD', KEYS[4], id, 't', now_ms(), 'p', last, 'x', '1', 'f', ARGV[4])
+else
+  redis.call('XADD', KEYS[4], id, 't', now_ms(), 'p', last, 'x', '1')
+end
 redis.call('HSET', KEYS[5], 'l', seq_of(id))
 redis.call('PEXPIRE', KEYS[4], ARGV[3])
 return {epoch, seq}
