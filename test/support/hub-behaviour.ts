@@ -193,6 +193,12 @@ export function describeHubBehaviour(label: string, makeStore: StoreFactory): vo
       ]);
       expect(errors.some((e) => e.code === 204)).toBe(true);
       await expect(hub.publish('room', 'late')).rejects.toThrow(/closed/);
+      await hub.reopenChannel('room');
+      const again = open('ch=room');
+      await again.until(() => again.opens === 1, 'open after reopening');
+      const id = await hub.publish('room', 'welcome back');
+      await again.until(() => again.ids().length === 1, 'event after reopening');
+      expect(again.ids()).toEqual([id]);
     });
 
     it('keeps ids ordered across channels and filters per client', async () => {

@@ -320,6 +320,14 @@ export class Hub<Events extends EventMap = EventMap> {
     this.endChannel(channel, final);
   }
 
+  /**
+   * Lets a closed channel be published to and subscribed to again. Closed channels are remembered
+   * until then (so a per-user channel that is closed for good costs its name).
+   */
+  reopenChannel(channel: ChannelOf<Events>): Promise<void> {
+    return this.store.reopenChannel(channel);
+  }
+
   /** Ends the streams of a closed channel, after the closer's final event if it gave one. */
   private endChannel(channel: string, final: Buffer | undefined): void {
     this.flush();

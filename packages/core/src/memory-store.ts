@@ -117,6 +117,10 @@ export class MemoryStore implements EventStore {
     history?.listener?.closed(final);
   }
 
+  async reopenChannel(channel: string): Promise<void> {
+    this.closedChannels.delete(channel);
+  }
+
   async isClosed(channel: string): Promise<boolean> {
     return this.closedChannels.has(channel);
   }

@@ -58,6 +58,8 @@ export interface EventStore {
   subscribe(channel: string, listener: StoreListener): Promise<() => void>;
   /** Marks a channel closed for good and drops its history; `final` (a frame) goes to every process. */
   closeChannel(channel: string, final?: Buffer): Promise<void>;
+  /** Lets a closed channel be used again (e.g. a user's channel after they log in again). */
+  reopenChannel(channel: string): Promise<void>;
   isClosed(channel: string): Promise<boolean>;
   stats(): StoreStats;
   close(): Promise<void>;

@@ -208,6 +208,10 @@ export class RedisStore implements EventStore, ReaderHost {
     this.noteSeq(seq);
   }
 
+  async reopenChannel(channel: string): Promise<void> {
+    await this.run('reopen the channel', () => this.commands.srem(this.keys.closed, channel));
+  }
+
   async isClosed(channel: string): Promise<boolean> {
     const member = await this.run('check the channel', () =>
       this.commands.sismember(this.keys.closed, channel),
