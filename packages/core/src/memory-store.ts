@@ -22,14 +22,19 @@ export function mergeBySeq(runs: StoredEvent[][]): StoredEvent[] {
   return nonEmpty.flat().sort((a, b) => a.seq - b.seq);
 }
 
+/** Freed channels whose eviction floor is remembered by name; bounds that memory. */
+const MAX_REMEMBERED_FLOORS = 10_000;
+
 export class MemoryStore implements EventStore {
   /** A new epoch per store: ids from an earlier process are recognisably stale. */
   readonly epoch = newEpoch();
   private seq = 0;
   private readonly channels = new Map<string, ChannelHistory>();
   private readonly closedChannels = new Set<string>();
-  /** Highest seq evicted from a channel that was since freed: below it, history is incomplete. */
-  private freedFloor = 0;
+  /** What freed channels had lost to eviction, so a resume on one is still told of its gap. */
+  private readonly freedFloors = new Map<string, number>();
+  /** The highest such floor among channels too old to be remembered one by one. */
+  private forgottenFloor = 0;
   private sweeper: NodeJS.Timeout | undefined;
 
   constructor(private readonly limits: MemoryStoreOptions = {}) {
@@ -88,10 +93,11 @@ export class MemoryStore implements EventStore {
     let oldest: StoredEvent | undefined;
     for (const channel of channels) {
       const history = this.channels.get(channel);
-      const floor = history ? history.buffer.evictedUpTo : this.freedFloor;
+      // Age out first: what expires now is part of the gap this read must report.
+      history?.buffer.evictExpired(now);
+      const floor = history ? history.buffer.evictedUpTo : this.floorOf(channel);
       if (reason === undefined && floor > after) reason = 'evicted';
       if (!history) continue;
-      history.buffer.evictExpired(now);
       const first = history.buffer.oldest;
       if (first && (!oldest || first.seq < oldest.seq)) oldest = first;
       runs.push(history.buffer.after(after));
@@ -155,8 +161,9 @@ export class MemoryStore implements EventStore {
         }),
         listener: undefined,
       };
-      // A fresh channel can't know what an earlier, freed one lost.
-      history.buffer.evictedUpTo = this.freedFloor;
+      // A channel made again remembers what its freed predecessor lost.
+      history.buffer.evictedUpTo = this.floorOf(channel);
+      this.freedFloors.delete(channel);
       this.channels.set(channel, history);
     }
     return history;
@@ -166,7 +173,19 @@ export class MemoryStore implements EventStore {
     if (history.listener || history.buffer.size > 0 || this.channels.get(channel) !== history)
       return;
     this.channels.delete(channel);
-    if (history.buffer.evictedUpTo > this.freedFloor) this.freedFloor = history.buffer.evictedUpTo;
+    const floor = history.buffer.evictedUpTo;
+    if (floor <= this.forgottenFloor) return;
+    this.freedFloors.set(channel, floor);
+    if (this.freedFloors.size > MAX_REMEMBERED_FLOORS) {
+      // Forget the oldest; its floor joins the shared one (a conservative gap, never a silent one).
+      const [oldest, oldestFloor] = this.freedFloors.entries().next().value as [string, number];
+      this.freedFloors.delete(oldest);
+      this.forgottenFloor = Math.max(this.forgottenFloor, oldestFloor);
+    }
+  }
+
+  private floorOf(channel: string): number {
+    return Math.max(this.freedFloors.get(channel) ?? 0, this.forgottenFloor);
   }
 
   private sweep(now: number): void {

@@ -1,0 +1,40 @@
+import { memoryStore } from '@ssekit/core';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+
+const listener = { event: () => {}, closed: () => {} };
+
+describe('MemoryStore', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('remembers what a freed channel lost, for that channel only', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(1_000_000);
+    const store = memoryStore({ maxAgeMs: 1000 });
+    const unsubscribe = await store.subscribe('a', listener);
+    const first = await store.append('a', 'data: 1\n', undefined);
+    await store.append('a', 'data: 2\n', undefined);
+    vi.setSystemTime(1_005_000);
+    // Reading evicts what aged out; the channel is freed once nobody listens and nothing is left.
+    expect((await store.readAfter(['a'], first)).gap).toMatchObject({ reason: 'evicted' });
+    unsubscribe();
+    expect(store.stats().channels).toBe(0);
+    // The freed channel still reports its gap; an unrelated channel does not.
+    expect((await store.readAfter(['a'], first)).gap).toMatchObject({ reason: 'evicted' });
+    expect((await store.readAfter(['b'], first)).gap).toBeUndefined();
+    // Made again, the channel keeps knowing.
+    await store.subscribe('a', listener);
+    expect((await store.readAfter(['a'], first)).gap).toMatchObject({ reason: 'evicted' });
+    await store.close();
+  });
+
+  it('reports an id from another epoch as stale, even when it is ahead of this counter', async () => {
+    const old = memoryStore();
+    let id = '';
+    for (let i = 0; i < 5; i++) id = await old.append('c', 'data: x\n', undefined);
+    const fresh = memoryStore();
+    await fresh.append('c', 'data: y\n', undefined);
+    expect((await fresh.readAfter(['c'], id)).gap).toMatchObject({ reason: 'stale' });
+  });
+});
