@@ -120,6 +120,8 @@ export class MemoryStore implements EventStore {
     this.closedChannels.add(channel);
     const history = this.channels.get(channel);
     this.channels.delete(channel);
+    // Its history is gone: a resume after a reopen must hear of the gap.
+    this.rememberFloor(channel, this.seq);
     history?.listener?.closed(final);
   }
 
@@ -173,8 +175,12 @@ export class MemoryStore implements EventStore {
     if (history.listener || history.buffer.size > 0 || this.channels.get(channel) !== history)
       return;
     this.channels.delete(channel);
-    const floor = history.buffer.evictedUpTo;
+    this.rememberFloor(channel, history.buffer.evictedUpTo);
+  }
+
+  private rememberFloor(channel: string, floor: number): void {
     if (floor <= this.forgottenFloor) return;
+    this.freedFloors.delete(channel);
     this.freedFloors.set(channel, floor);
     if (this.freedFloors.size > MAX_REMEMBERED_FLOORS) {
       // Forget the oldest; its floor joins the shared one (a conservative gap, never a silent one).

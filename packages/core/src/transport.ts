@@ -31,12 +31,20 @@ export interface TransportOwner {
 const OWNER = Symbol('ssekit.owner');
 type Owned = { [OWNER]?: TransportOwner };
 
-// Shared listeners: Node calls them with the emitter as `this`, which carries its owner.
+// Shared listener: Node calls it with the emitter as `this`, which carries its owner.
 function onPeerClose(this: Owned): void {
   this[OWNER]?.peerClosed();
 }
-function onPeerDrain(this: Owned): void {
-  this[OWNER]?.peerDrained();
+
+/** Tells `owner` when `emitter` closes: a shared listener for the first owner, a closure after. */
+function watchClose(emitter: NodeJS.EventEmitter & Owned, owner: TransportOwner): void {
+  if (emitter[OWNER] === undefined) {
+    emitter[OWNER] = owner;
+    emitter.on('close', onPeerClose);
+  } else {
+    // A second stream on the same response (say, made in a hook, then by a route) hears it too.
+    emitter.on('close', () => owner.peerClosed());
+  }
 }
 
 function isRawStream(target: SseTarget): target is ServerHttp2Stream {
@@ -49,16 +57,17 @@ class ResponseTransport implements Transport {
   readonly isHttp1: boolean;
   constructor(
     private readonly res: ServerResponse | Http2ServerResponse,
-    owner: TransportOwner,
+    private readonly owner: TransportOwner,
   ) {
     // A peer that vanishes mid-write surfaces as an 'error' here; 'close' already reports it.
     res.on('error', ignore);
-    (res as Owned)[OWNER] = owner;
-    res.on('close', onPeerClose);
+    watchClose(res, owner);
     this.isHttp1 = !('stream' in res);
   }
   watchDrain(): void {
-    this.res.on('drain', onPeerDrain);
+    // A closure, not the shared listener: compression re-emits 'drain' from its zlib stream,
+    // so `this` is not the response there. Only streams that ever stall pay for it.
+    this.res.on('drain', () => this.owner.peerDrained());
   }
   get gone(): boolean {
     const res = this.res;
@@ -98,14 +107,13 @@ class Http2StreamTransport implements Transport {
   readonly isHttp1 = false;
   constructor(
     private readonly stream: ServerHttp2Stream,
-    owner: TransportOwner,
+    private readonly owner: TransportOwner,
   ) {
     stream.on('error', ignore);
-    (stream as Owned)[OWNER] = owner;
-    stream.on('close', onPeerClose);
+    watchClose(stream, owner);
   }
   watchDrain(): void {
-    this.stream.on('drain', onPeerDrain);
+    this.stream.on('drain', () => this.owner.peerDrained());
   }
   get gone(): boolean {
     return this.stream.destroyed || this.stream.closed || this.stream.writableEnded;

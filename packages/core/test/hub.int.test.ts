@@ -1,4 +1,4 @@
-import { once } from 'node:events';
+import { EventEmitter, once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
 import { createHub, type Hub, SseRefusal, SseStream } from '@ssekit/core';
@@ -235,5 +235,70 @@ describe('hub', () => {
     expect(response.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
     await server.streams[0]!.whenClosed();
     expect(hub.stats()).toMatchObject({ clients: 0, channels: 0 });
+  });
+
+  it('tells every stream on one response that the client left (say, one made in a hook, one by the route)', async () => {
+    const reasons: string[] = [];
+    let bothClosed!: () => void;
+    const closed = new Promise<void>((resolve) => {
+      bothClosed = resolve;
+    });
+    const record = (reason: string): void => {
+      reasons.push(reason);
+      if (reasons.length === 2) bothClosed();
+    };
+    const server = http.createServer((_req, res) => {
+      const early = new SseStream(res, { heartbeat: false });
+      const route = new SseStream(res, { heartbeat: false });
+      early.onClose((reason) => record(`early:${reason}`));
+      route.onClose((reason) => record(`route:${reason}`));
+      route.send('hello');
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    cleanups.push(() => void server.close());
+    const client = watch(`http://127.0.0.1:${(server.address() as net.AddressInfo).port}/`);
+    await client.until(() => client.events.length === 1, 'first event');
+    client.close();
+    await closed;
+    expect(reasons.sort()).toEqual(['early:client', 'route:client']);
+  });
+
+  it('hears drain even when middleware re-emits it from another emitter (as compression does)', async () => {
+    const payload = Buffer.alloc(256 * 1024, 'x');
+    let stream: SseStream | undefined;
+    const server = http.createServer((_req, res) => {
+      // Like compression: 'drain' listeners go to a proxy, which re-emits the response's drain.
+      const proxy = new EventEmitter();
+      res.on('drain', () => proxy.emit('drain'));
+      const on = res.on.bind(res);
+      res.on = ((event: string, listener: (...args: unknown[]) => void) =>
+        event === 'drain'
+          ? proxy.on(event, listener) && res
+          : on(event, listener)) as typeof res.on;
+      stream = new SseStream(res, {
+        heartbeat: false,
+        writeTimeout: 5_000,
+        maxQueueBytes: 64 << 20,
+      });
+      for (let i = 0; i < 64; i++) stream.write(payload);
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    cleanups.push(() => void server.close());
+    const socket = await stalledClient(
+      `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/`,
+    );
+    // Behind on a paused reader: not drained yet.
+    const early = await Promise.race([
+      stream!.drained().then(() => 'drained'),
+      Promise.resolve('behind'),
+    ]);
+    expect(early).toBe('behind');
+    socket.resume();
+    await stream!.drained();
+    expect(stream!.closed).toBe(false);
+    expect(stream!.queuedBytes).toBe(0);
+    socket.destroy();
   });
 });

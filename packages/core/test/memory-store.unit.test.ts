@@ -37,4 +37,16 @@ describe('MemoryStore', () => {
     await fresh.append('c', 'data: y\n', undefined);
     expect((await fresh.readAfter(['c'], id)).gap).toMatchObject({ reason: 'stale' });
   });
+
+  it('signals a gap, not a silent skip, when a channel was closed and reopened', async () => {
+    const store = memoryStore();
+    const first = await store.append('room', 'data: 1\n', undefined);
+    await store.append('room', 'data: 2\n', undefined);
+    await store.closeChannel('room');
+    await store.reopenChannel('room');
+    const after = await store.append('room', 'data: 4\n', undefined);
+    const result = await store.readAfter(['room'], first);
+    expect(result.gap).toMatchObject({ reason: 'evicted' });
+    expect(result.events.map((e) => e.id)).toEqual([after]);
+  });
 });

@@ -107,6 +107,10 @@ type ReplySseObject = ReplySse<EventMap> & { [STATE]: ReplyState };
 
 /** Members `reply.sse` has beyond core's session: Fastify-typed authorize, a client that left early. */
 const replySseProto: object = Object.create(SseSession.prototype, {
+  // reply.sse is a function: keep what Function.prototype gives callers.
+  call: { value: Function.prototype.call },
+  apply: { value: Function.prototype.apply },
+  bind: { value: Function.prototype.bind },
   subscribe: {
     async value(
       this: ReplySseObject,

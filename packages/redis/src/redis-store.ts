@@ -209,7 +209,15 @@ export class RedisStore implements EventStore, ReaderHost {
   }
 
   async reopenChannel(channel: string): Promise<void> {
-    await this.run('reopen the channel', () => this.commands.srem(this.keys.closed, channel));
+    // Also lift the expiry closing put on the stream, or history published after the reopen
+    // would vanish with it (publishes re-apply maxAgeMs when it is set).
+    await this.run('reopen the channel', () =>
+      this.commands
+        .multi()
+        .srem(this.keys.closed, channel)
+        .persist(this.keys.stream(channel))
+        .exec(),
+    );
   }
 
   async isClosed(channel: string): Promise<boolean> {

@@ -34,6 +34,18 @@ function open(
 const seqOf = (id: string): number => parseEventId(id)!.seq;
 
 describe('redis store', () => {
+  it('keeps what is published after reopenChannel: the close-time expiry is lifted', async () => {
+    const prefix = 'reopen:';
+    const store = open({}, prefix);
+    await store.append('room', 'data: 1\n', undefined);
+    await store.closeChannel('room');
+    expect(await admin.pttl(`${prefix}s:room`)).toBeGreaterThan(0);
+    await store.reopenChannel('room');
+    expect(await store.isClosed('room')).toBe(false);
+    await store.append('room', 'data: 2\n', undefined);
+    expect(await admin.pttl(`${prefix}s:room`)).toBe(-1);
+  });
+
   it('issues <epoch>-<seq> ids from one counter across channels', async () => {
     const store = open();
     const a = await store.append('a', 'data: 1\n', undefined);
