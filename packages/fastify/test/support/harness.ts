@@ -1,7 +1,6 @@
 /** Real Fastify servers on 127.0.0.1:0, the real `eventsource` client, and listener-driven waits. */
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { EventSource } from 'eventsource';
 import type { FastifyInstance } from 'fastify';
 
 export { type Deferred, deferred } from '../../../../test/support/deferred.js';
@@ -24,42 +23,7 @@ export async function listen(app: FastifyInstance): Promise<Listening> {
   return { url: `http://127.0.0.1:${port}`, sockets };
 }
 
-export interface Received {
-  type: string;
-  data: string;
-  lastEventId: string;
-}
-
-/** An EventSource that records events of the given types and lets a test await a count. */
-export class Client {
-  readonly source: EventSource;
-  readonly received: Received[] = [];
-  private waiters: Array<{ count: number; resolve: (r: Received[]) => void }> = [];
-
-  constructor(url: string, types: string[] = ['message']) {
-    this.source = new EventSource(url);
-    for (const type of types) {
-      this.source.addEventListener(type, (event) => {
-        this.received.push({ type, data: event.data, lastEventId: event.lastEventId });
-        this.waiters = this.waiters.filter((w) => {
-          if (this.received.length < w.count) return true;
-          w.resolve(this.received.slice());
-          return false;
-        });
-      });
-    }
-  }
-
-  /** Resolves once `count` events in total have arrived. */
-  count(count: number): Promise<Received[]> {
-    if (this.received.length >= count) return Promise.resolve(this.received.slice());
-    return new Promise((resolve) => this.waiters.push({ count, resolve }));
-  }
-
-  close(): void {
-    this.source.close();
-  }
-}
+export { Client, type Received } from '../../../../test/support/event-client.js';
 
 export interface RawResponse {
   response: IncomingMessage;
