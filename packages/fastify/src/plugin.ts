@@ -6,7 +6,7 @@ import type { Http2Session } from 'node:http2';
 import type { EventMap } from '@ssekit/core';
 import type { FastifyInstance, FastifyReply, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
-import { createReplySse, type PluginState } from './reply-sse.js';
+import { createReplySse, OpenStreams, type PluginState, REPLY_SSE } from './reply-sse.js';
 import {
   answerHead,
   channel,
@@ -15,7 +15,7 @@ import {
   registerPluginState,
   validateRouteOption,
 } from './route-option.js';
-import type { SsekitOptions } from './types.js';
+import type { ReplySse, SsekitOptions } from './types.js';
 
 function describe(route: RouteOptions): string {
   const method = Array.isArray(route.method) ? route.method.join(',') : route.method;
@@ -50,7 +50,7 @@ async function ssekitPlugin(app: FastifyInstance, options: SsekitOptions<EventMa
     streamOptions,
     onError,
     finalEvent,
-    open: new Map(),
+    open: new OpenStreams(),
     closing: false,
   };
 
@@ -58,11 +58,11 @@ async function ssekitPlugin(app: FastifyInstance, options: SsekitOptions<EventMa
   registerPluginState(app.server, state);
   // A getter on the prototype: routes that never read reply.sse allocate nothing.
   app.decorateReply('sse', {
-    getter(this: FastifyReply) {
-      const sse = createReplySse(this, state);
-      // Cache as an own property so every later read sees the same stream.
-      Object.defineProperty(this, 'sse', { value: sse, configurable: true });
-      return sse;
+    getter(this: FastifyReply & { [REPLY_SSE]?: ReplySse<EventMap> }) {
+      // Cached in a plain slot (defining an own 'sse' would cost the reply far more memory), so
+      // every later read sees the same stream.
+      this[REPLY_SSE] ??= createReplySse(this, state);
+      return this[REPLY_SSE];
     },
   });
 

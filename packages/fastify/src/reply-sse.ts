@@ -21,14 +21,24 @@ import {
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ChannelList, ReplySse, SseSubscribeOptions } from './types.js';
 
+/** Where a reply keeps its `reply.sse` once made (read by the `sse` getter). */
+export const REPLY_SSE = Symbol('ssekit.replySse');
+
+/** Started, not yet closed streams, with their HTTP/2 session if any: `preClose` ends them. */
+export class OpenStreams extends Map<SseStream, Http2Session | undefined> {
+  /** Close listener: forget a stream once it ends. */
+  streamClosed(stream: SseStream): void {
+    this.delete(stream);
+  }
+}
+
 /** What one plugin registration shares with the replies of its routes. */
 export interface PluginState {
   hub: Hub<EventMap> | undefined;
   streamOptions: Omit<SseStreamOptions, 'onError'>;
   onError: ((error: unknown, request: FastifyRequest) => void) | undefined;
   finalEvent: SseEventInit | undefined;
-  /** Started, not yet closed streams, with their HTTP/2 session if any: `preClose` ends them. */
-  open: Map<SseStream, Http2Session | undefined>;
+  open: OpenStreams;
   closing: boolean;
 }
 
@@ -78,7 +88,8 @@ class ReplyState implements SseStreamContext, SessionRouting {
     reply.hijack();
     const raw = reply.raw as ServerResponse | Http2ServerResponse;
     plugin.open.set(stream, 'stream' in raw ? raw.stream.session : undefined);
-    stream.onClose(() => plugin.open.delete(stream));
+    // The map itself hears the close: no closure per stream.
+    stream.onClose(plugin.open);
     // Deferred: closing a stream inside its own start() would re-enter it.
     if (plugin.closing) queueMicrotask(() => stream.shutdown(plugin.finalEvent));
   }

@@ -4,7 +4,7 @@
  */
 import type { EventMap } from '@ssekit/core';
 import type { FastifyReply, FastifyRequest, RawServerBase, RouteGenericInterface } from 'fastify';
-import { createReplySse, type PluginState } from './reply-sse.js';
+import { createReplySse, type PluginState, REPLY_SSE } from './reply-sse.js';
 import type {
   ChannelList,
   ChannelSource,
@@ -163,8 +163,8 @@ export function channel<Events extends EventMap = RegisteredEvents>(
       typeof channels === 'function' ? await channels(request) : channels
     ) as ChannelList;
     const sse = createReplySse(reply, state, overrides) as ReplySse;
-    // Own property: later reads of reply.sse (e.g. in onResponse) see this stream.
-    Object.defineProperty(reply, 'sse', { value: sse, configurable: true });
+    // Later reads of reply.sse (e.g. in onResponse) see this stream.
+    (reply as FastifyReply & { [REPLY_SSE]?: ReplySse })[REPLY_SSE] = sse;
     // subscribe() answers refusals itself (403 through the error handler, 204) and never rejects.
     await sse.subscribe(names, subscribeOptions);
     return reply;
