@@ -69,20 +69,29 @@ function defaultOnError(error: unknown, request: FastifyRequest): void {
  */
 class ReplyState implements SseStreamContext, SessionRouting {
   stream!: SseStream;
+  /**
+   * Dropped once the stream started: from then on only the raw response is written, and an idle
+   * connection need not keep Fastify's reply object alive.
+   */
+  reply: FastifyReply | undefined;
+  /** Kept for `onError(error, request)`. */
+  readonly request: FastifyRequest;
   constructor(
-    readonly reply: FastifyReply,
+    reply: FastifyReply,
     readonly plugin: PluginState,
-  ) {}
-
-  get request(): FastifyRequest {
-    return this.reply.request;
+  ) {
+    this.reply = reply;
+    this.request = reply.request;
   }
+
   get hub(): Hub<EventMap> | undefined {
     return this.plugin.hub;
   }
 
   onStart(): void {
-    const { reply, plugin, stream } = this;
+    const { plugin, stream } = this;
+    const reply = this.reply!;
+    this.reply = undefined;
     keepReplyHeaders(reply);
     // From here on the stream owns the response: Fastify must not also send.
     reply.hijack();
@@ -96,8 +105,10 @@ class ReplyState implements SseStreamContext, SessionRouting {
 
   /** Before any header: Fastify's error handler answers; a closed channel is a plain 204. */
   refuse(error: unknown): void {
-    if (error instanceof SseRefusal && error.status === 204) this.reply.code(204).send();
-    else this.reply.send(error);
+    const reply = this.reply;
+    if (!reply) return;
+    if (error instanceof SseRefusal && error.status === 204) reply.code(204).send();
+    else reply.send(error);
   }
 
   report(error: unknown): void {
@@ -134,7 +145,7 @@ const replySseProto: object = Object.create(SseSession.prototype, {
         ...rest,
         ...(authorize ? { authorize: (_: unknown, name: string) => authorize(request, name) } : {}),
       });
-      if (!stream.started && stream.closed && !reply.sent) {
+      if (reply && !stream.started && stream.closed && !reply.sent) {
         // The client left while we were authorizing: nothing to send, and Fastify must not wait.
         reply.hijack();
         if (!reply.raw.writableEnded) reply.raw.end();
