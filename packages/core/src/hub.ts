@@ -301,7 +301,8 @@ export class Hub<Events extends EventMap = EventMap> {
       this.counters.framesWritten += wanted.length;
     }
     sub.skipUpTo = replay.length > 0 ? replay[replay.length - 1]!.seq : result.headSeq;
-    const backlog = sub.backlog.filter((e) => sub.wants(e));
+    // A store may deliver a channel it just started reading after newer events of others.
+    const backlog = sub.backlog.filter((e) => sub.wants(e)).sort((a, b) => a.seq - b.seq);
     sub.backlog = [];
     sub.live = true;
     if (backlog.length > 0) {

@@ -44,6 +44,8 @@ interface Tap {
   position: string;
   /** Seq of the channel's last entry seen; the next entry's `p` must equal it. Undefined: don't check. */
   lastSeq: string | undefined;
+  /** Resolved once a read has brought this channel level with the others (see `add`). */
+  catchingUp: Array<() => void> | undefined;
 }
 
 type XReadReply = Array<[key: string, entries: RawEntry[]]> | null;
@@ -92,27 +94,52 @@ export class StreamReader {
     return connectionState(this.conn);
   }
 
-  /** Starts delivering entries of `channel` after seq `lastSeq` (the channel's last entry). */
-  add(channel: string, listener: StoreListener, lastSeq: string): () => void {
+  /**
+   * Starts delivering entries of `channel` after seq `lastSeq` (the channel's last entry).
+   * `caughtUp` resolves once a read has delivered the channel up to the end of its stream. Until
+   * then, other channels' newer entries may have been delivered before this channel's older ones
+   * (they were read before it was added), so the hub waits for it before it hands a client over.
+   */
+  add(
+    channel: string,
+    listener: StoreListener,
+    lastSeq: string,
+  ): { unsubscribe: () => void; caughtUp: Promise<void> } {
     let tap = this.taps.get(channel);
+    let caughtUp = Promise.resolve();
     if (tap) {
       tap.listener = listener;
+      if (tap.catchingUp) caughtUp = new Promise((resolve) => tap!.catchingUp!.push(resolve));
     } else {
-      tap = {
+      const created: Tap = {
         channel,
         key: this.host.keys.stream(channel),
         listener,
         position: `${lastSeq}-0`,
         lastSeq,
+        catchingUp: [],
       };
-      this.taps.set(channel, tap);
+      tap = created;
+      this.taps.set(channel, created);
+      caughtUp = new Promise((resolve) => created.catchingUp!.push(resolve));
+      // The next read must not block: a quiet channel is caught up as soon as it is read once.
+      this.recheck = true;
       this.kick();
     }
     const added = tap;
-    return () => {
-      if (this.taps.get(channel) === added && added.listener === listener)
+    const unsubscribe = (): void => {
+      if (this.taps.get(channel) === added && added.listener === listener) {
         this.taps.delete(channel);
+        this.caughtUp(added);
+      }
     };
+    return { unsubscribe, caughtUp };
+  }
+
+  private caughtUp(tap: Tap): void {
+    const waiters = tap.catchingUp;
+    tap.catchingUp = undefined;
+    if (waiters) for (const resolve of waiters) resolve();
   }
 
   /**
@@ -130,6 +157,7 @@ export class StreamReader {
   }
 
   stop(): void {
+    for (const tap of this.taps.values()) this.caughtUp(tap);
     this.stopper.abort();
     this.idle?.();
     this.conn.disconnect();
@@ -227,10 +255,20 @@ export class StreamReader {
     if (verdict !== 'deliver') {
       // After a change, look again at once; with no history at all, block until there is one.
       this.recheck = verdict === 'changed';
+      // The streams are ended either way; nobody should wait on a history that is gone.
+      for (const tap of taps) this.caughtUp(tap);
       return;
     }
     if (generation !== this.generation) return;
     if (reply) this.deliver(reply, taps, before!);
+    // A channel whose entries this read did not cap is now level with the others.
+    const capped = new Set(
+      (reply ?? [])
+        .filter(([, entries]) => entries.length >= this.options.readCount)
+        .map(([key]) => key),
+    );
+    for (const tap of taps) if (tap.catchingUp && !capped.has(tap.key)) this.caughtUp(tap);
+    if (taps.some((tap) => tap.catchingUp)) this.recheck = true;
   }
 
   private deliver(reply: Array<[string, RawEntry[]]>, taps: Tap[], epoch: string): void {

@@ -189,9 +189,10 @@ export class RedisStore implements EventStore, ReaderHost {
     const [epoch, head, lastSeq, closed] = reply;
     this.observe(epoch, head);
     // From here on every entry of the channel is after `lastSeq`, so the reader delivers it.
-    const unsubscribe = this.reader.add(channel, listener, lastSeq);
+    const { unsubscribe, caughtUp } = this.reader.add(channel, listener, lastSeq);
     // Closed between the hub's check and now: its streams must still end.
     if (closed === 1) setImmediate(() => listener.closed());
+    await caughtUp;
     return unsubscribe;
   }
 
