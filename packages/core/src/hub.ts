@@ -9,11 +9,12 @@ import {
   type Serializer,
   type SseEventInit,
 } from './encode.js';
+import { HubClosedError, SseRefusal } from './errors.js';
 import type { RequestLike } from './last-event-id.js';
 import { MemoryStore } from './memory-store.js';
 import type { ReplayLimits, StoredEvent } from './replay-buffer.js';
 import type { CloseReason, SseStream } from './sse-stream.js';
-import type { EventStore, GapReason, StoreStats } from './store.js';
+import type { ChannelGap, EventStore, GapReason, StoreStats } from './store.js';
 
 /** Channel name -> payload type. `Record<string, unknown>` when untyped. */
 export type EventMap = Record<string, unknown>;
@@ -50,6 +51,11 @@ export interface GapNotice {
   /** The oldest id still available on its channels, or null when nothing is buffered. */
   oldestId: string | null;
   channels: string[];
+  /**
+   * Per channel: `reason` null where that channel's replay is complete, else why not, and the
+   * oldest id it still holds. Lets a client on several channels tell which ranges are whole.
+   */
+  byChannel: Record<string, ChannelGap>;
   /** Whether the available events follow (`gap.replay: 'available'`) or not (`'none'`). */
   replay: 'available' | 'none';
 }
@@ -108,26 +114,6 @@ export interface HubStats {
   gapsSignalled: number;
   droppedForOverflow: number;
   store: StoreStats;
-}
-
-/** Thrown by `subscribe` before the stream starts; adapters answer with `status`. */
-export class SseRefusal extends Error {
-  readonly status: 204 | 403;
-  readonly channel: string;
-  constructor(status: 204 | 403, channel: string) {
-    super(
-      status === 403
-        ? `ssekit: access to channel "${channel}" denied`
-        : `ssekit: channel "${channel}" is closed`,
-    );
-    this.name = 'SseRefusal';
-    this.status = status;
-    this.channel = channel;
-  }
-  /** Express and Fastify error handlers read `statusCode`. */
-  get statusCode(): number {
-    return this.status;
-  }
 }
 
 class Subscription {
@@ -215,7 +201,7 @@ export class Hub<Events extends EventMap = EventMap> {
     } catch (error) {
       return Promise.reject(error);
     }
-    if (this.closing) return Promise.reject(new Error('ssekit: the hub is closed'));
+    if (this.closing) return Promise.reject(new HubClosedError());
     const store = this.store;
     if (store instanceof MemoryStore) {
       // In memory there is nothing to wait for: skip a promise hop per event.
@@ -274,7 +260,12 @@ export class Hub<Events extends EventMap = EventMap> {
     if (lastEventId !== undefined && result.gap) {
       const policy = options.gapReplay ?? this.options.gap?.replay ?? 'available';
       if (policy === 'none') replay = [];
-      const notice: GapNotice = { ...result.gap, lastEventId, channels: names, replay: policy };
+      const { channels: detail, ...gap } = result.gap;
+      const byChannel: Record<string, ChannelGap> = {};
+      // A store without per-channel detail: every channel is reported as incomplete.
+      for (const name of names)
+        byChannel[name] = detail?.[name] ?? { reason: gap.reason, oldestId: gap.oldestId };
+      const notice: GapNotice = { ...gap, lastEventId, channels: names, byChannel, replay: policy };
       this.counters.gapsSignalled++;
       stream.write(
         encodeEvent({

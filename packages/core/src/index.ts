@@ -6,6 +6,13 @@ export {
   type Serializer,
   type SseEventInit,
 } from './encode.js';
+export {
+  ChannelClosedError,
+  HubClosedError,
+  SsekitError,
+  SseRefusal,
+  StoreUnavailableError,
+} from './errors.js';
 export { type EventPosition, formatEventId, newEpoch, parseEventId } from './event-id.js';
 export {
   type Authorize,
@@ -21,7 +28,6 @@ export {
   type HubOptions,
   type HubStats,
   type PublishOptions,
-  SseRefusal,
   type SubscribeOptions,
 } from './hub.js';
 export { lastEventIdFrom, MAX_LAST_EVENT_ID_BYTES, type RequestLike } from './last-event-id.js';
@@ -44,6 +50,13 @@ export {
   type SseStreamContext,
   type SseStreamOptions,
 } from './sse-stream.js';
-export type { EventStore, GapReason, ReplayResult, StoreListener, StoreStats } from './store.js';
+export type {
+  ChannelGap,
+  EventStore,
+  GapReason,
+  ReplayResult,
+  StoreListener,
+  StoreStats,
+} from './store.js';
 export { tickerCount } from './ticker.js';
 export type { SseTarget } from './transport.js';

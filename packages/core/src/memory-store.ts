@@ -1,4 +1,5 @@
 /** The embedded default store: per-channel replay buffers in this process's memory. */
+import { ChannelClosedError } from './errors.js';
 import { formatEventId, newEpoch, parseEventId } from './event-id.js';
 import {
   DEFAULT_MAX_EVENTS,
@@ -6,7 +7,14 @@ import {
   type ReplayLimits,
   type StoredEvent,
 } from './replay-buffer.js';
-import type { EventStore, GapReason, ReplayResult, StoreListener, StoreStats } from './store.js';
+import type {
+  ChannelGap,
+  EventStore,
+  GapReason,
+  ReplayResult,
+  StoreListener,
+  StoreStats,
+} from './store.js';
 
 export interface MemoryStoreOptions extends ReplayLimits {}
 
@@ -52,7 +60,7 @@ export class MemoryStore implements EventStore {
 
   /** Synchronous append; the hub's in-memory fast path. */
   appendNow(channel: string, body: string, event: string | undefined): string {
-    if (this.closedChannels.has(channel)) throw new Error(`ssekit: channel "${channel}" is closed`);
+    if (this.closedChannels.has(channel)) throw new ChannelClosedError(channel);
     const seq = ++this.seq;
     const id = formatEventId(this.epoch, seq);
     const stored: StoredEvent = {
@@ -90,21 +98,23 @@ export class MemoryStore implements EventStore {
     else if (!position || position.seq > this.seq) reason = 'unknown';
     else after = position.seq;
     const runs: StoredEvent[][] = [];
+    const detail: Record<string, ChannelGap> = {};
     let oldest: StoredEvent | undefined;
     for (const channel of channels) {
       const history = this.channels.get(channel);
       // Age out first: what expires now is part of the gap this read must report.
       history?.buffer.evictExpired(now);
       const floor = history ? history.buffer.evictedUpTo : this.floorOf(channel);
-      if (reason === undefined && floor > after) reason = 'evicted';
-      if (!history) continue;
-      const first = history.buffer.oldest;
+      const first = history?.buffer.oldest;
+      const own = reason ?? (floor > after ? 'evicted' : null);
+      detail[channel] = { reason: own, oldestId: first?.id ?? null };
       if (first && (!oldest || first.seq < oldest.seq)) oldest = first;
-      runs.push(history.buffer.after(after));
+      if (history) runs.push(history.buffer.after(after));
     }
     const events = mergeBySeq(runs);
+    reason ??= Object.values(detail).some((d) => d.reason !== null) ? 'evicted' : undefined;
     if (reason === undefined) return { events, ...head };
-    return { events, gap: { reason, oldestId: oldest?.id ?? null }, ...head };
+    return { events, gap: { reason, oldestId: oldest?.id ?? null, channels: detail }, ...head };
   }
 
   async subscribe(channel: string, listener: StoreListener): Promise<() => void> {

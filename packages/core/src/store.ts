@@ -15,11 +15,24 @@ export type GapReason =
   /** The id comes from a history the store has lost (an earlier process, a Redis that lost its data). */
   | 'stale';
 
+/** One channel's part of a gap: `reason` null means that channel's replay is complete. */
+export interface ChannelGap {
+  reason: GapReason | null;
+  /** The oldest id this channel still holds, or null when it holds nothing. */
+  oldestId: string | null;
+}
+
 export interface ReplayResult {
   /** Events after the id on the requested channels, merged in id order. */
   events: StoredEvent[];
   /** Set when the id could not be honoured exactly; `events` then holds what is still available. */
-  gap?: { reason: GapReason; oldestId: string | null };
+  gap?: {
+    reason: GapReason;
+    /** The oldest id still available over all the channels, or null. */
+    oldestId: string | null;
+    /** Per channel: whether its replayed range is complete (`reason: null`) or not, and its oldest id. */
+    channels?: Record<string, ChannelGap>;
+  };
   /** The newest id the store had issued when it read (the snapshot), or null if none yet. */
   headId: string | null;
   /** The newest seq in the current epoch when it read. */
