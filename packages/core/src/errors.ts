@@ -66,3 +66,13 @@ export class HubClosedError extends SsekitError {
     super('SSEKIT_HUB_CLOSED', 'ssekit: the hub is closed');
   }
 }
+
+/** `subscribe()` called a second time on one stream: pass every channel to one call. */
+export class AlreadySubscribedError extends SsekitError {
+  constructor() {
+    super(
+      'SSEKIT_ALREADY_SUBSCRIBED',
+      'ssekit: this stream is already subscribed; pass every channel to one subscribe() call',
+    );
+  }
+}

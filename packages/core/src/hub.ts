@@ -9,12 +9,12 @@ import {
   type Serializer,
   type SseEventInit,
 } from './encode.js';
-import { HubClosedError, SseRefusal } from './errors.js';
+import { AlreadySubscribedError, HubClosedError, SseRefusal } from './errors.js';
 import type { RequestLike } from './last-event-id.js';
 import { MemoryStore } from './memory-store.js';
 import type { ReplayLimits, StoredEvent } from './replay-buffer.js';
 import type { CloseReason, SseStream } from './sse-stream.js';
-import type { ChannelGap, EventStore, GapReason, StoreStats } from './store.js';
+import type { ChannelGap, EventStore, GapReason, ReplayResult, StoreStats } from './store.js';
 
 /** Channel name -> payload type. `Record<string, unknown>` when untyped. */
 export type EventMap = Record<string, unknown>;
@@ -155,9 +155,44 @@ class ChannelState {
   ready: Promise<void> | undefined;
 }
 
-function joinFrames(events: StoredEvent[]): Buffer {
-  if (events.length === 1) return events[0]!.frame;
-  return Buffer.concat(events.map((e) => e.frame));
+/**
+ * Largest Buffer the hub hands a stream in one write. A tick's batch (or a replay) is cut into
+ * pieces of at most this size, so the stream's byte bound applies whatever the batching: a
+ * client that stops reading holds at most one piece in the socket plus `maxQueueBytes` queued.
+ */
+const MAX_PIECE_BYTES = 256 * 1024;
+
+/** Joins events' frames into as few Buffers as possible, each at most MAX_PIECE_BYTES (or one frame). */
+function joinPieces(events: StoredEvent[]): Buffer[] {
+  if (events.length === 1) return [events[0]!.frame];
+  const pieces: Buffer[] = [];
+  let start = 0;
+  let bytes = 0;
+  for (let i = 0; i < events.length; i++) {
+    const size = events[i]!.frame.length;
+    if (i > start && bytes + size > MAX_PIECE_BYTES) {
+      pieces.push(concatFrames(events, start, i, bytes));
+      start = i;
+      bytes = 0;
+    }
+    bytes += size;
+  }
+  if (start < events.length) pieces.push(concatFrames(events, start, events.length, bytes));
+  return pieces;
+}
+
+function concatFrames(events: StoredEvent[], from: number, to: number, bytes: number): Buffer {
+  if (to - from === 1) return events[from]!.frame;
+  const out = Buffer.allocUnsafe(bytes);
+  let at = 0;
+  for (let i = from; i < to; i++) at += events[i]!.frame.copy(out, at);
+  return out;
+}
+
+/** Writes pieces in order; stops (false) once the stream refuses one (closed or overflowed). */
+function writeAll(stream: SseStream, pieces: Buffer[]): boolean {
+  for (const piece of pieces) if (!stream.write(piece)) return false;
+  return true;
 }
 
 export class Hub<Events extends EventMap = EventMap> {
@@ -169,6 +204,10 @@ export class Hub<Events extends EventMap = EventMap> {
   private flushScheduled = false;
   private flushMark = 0;
   private closing = false;
+  /** `close()`'s final event, for streams that reach the hub after it closed. */
+  private finalFrame: Buffer | undefined;
+  /** Streams that called subscribe once: a second call is refused. */
+  private readonly subscribed = new WeakSet<SseStream>();
   private counters = {
     eventsPublished: 0,
     framesWritten: 0,
@@ -229,9 +268,10 @@ export class Hub<Events extends EventMap = EventMap> {
     channels: ChannelOf<Events> | readonly ChannelOf<Events>[],
     options: SubscribeOptions = {},
   ): Promise<void> {
-    const names = [...new Set(typeof channels === 'string' ? [channels] : channels)];
-    if (names.length === 0) throw new TypeError('ssekit: subscribe() needs at least one channel');
-    for (const name of names) assertChannel(name);
+    const names = channelNames(channels);
+    // Marked before any await, so a second call (even while the first is pending) is refused.
+    if (this.subscribed.has(stream)) throw new AlreadySubscribedError();
+    this.subscribed.add(stream);
     const authorize = options.authorize ?? this.options.authorize;
     if (authorize) {
       for (const name of names) {
@@ -243,16 +283,23 @@ export class Hub<Events extends EventMap = EventMap> {
     }
     if (stream.closed) return;
     if (this.closing) {
-      stream.close();
+      stream.shutdown(this.finalFrame);
       return;
     }
     this.track(stream);
     const sub = new Subscription(this, stream, names, options.filter);
     stream.onClose(sub);
-    // Live first (queued in the backlog), then the snapshot: nothing published meanwhile is lost.
-    await Promise.all(names.map((name) => this.join(name, sub)));
+    let result: ReplayResult;
     const lastEventId = options.lastEventId ?? stream.lastEventId;
-    const result = await this.store.readAfter(names, lastEventId);
+    try {
+      // Live first (queued in the backlog), then the snapshot: nothing published meanwhile is lost.
+      await Promise.all(names.map((name) => this.join(name, sub)));
+      result = await this.store.readAfter(names, lastEventId);
+    } catch (error) {
+      // A failed join leaves nothing behind: the next subscribe starts clean.
+      this.remove(sub);
+      throw error;
+    }
     if (stream.closed) return;
     stream.start();
     if (stream.closed) return; // e.g. a HEAD request
@@ -260,46 +307,60 @@ export class Hub<Events extends EventMap = EventMap> {
     if (lastEventId !== undefined && result.gap) {
       const policy = options.gapReplay ?? this.options.gap?.replay ?? 'available';
       if (policy === 'none') replay = [];
-      const { channels: detail, ...gap } = result.gap;
-      const byChannel: Record<string, ChannelGap> = {};
-      // A store without per-channel detail: every channel is reported as incomplete.
-      for (const name of names)
-        byChannel[name] = detail?.[name] ?? { reason: gap.reason, oldestId: gap.oldestId };
-      const notice: GapNotice = { ...gap, lastEventId, channels: names, byChannel, replay: policy };
-      this.counters.gapsSignalled++;
-      stream.write(
-        encodeEvent({
-          event: this.options.gap?.event ?? 'ssekit-gap',
-          data: JSON.stringify(notice),
-          // With nothing to replay, move the client to the snapshot so its next reconnect is exact.
-          // An empty history resets it (`id:` empty), so the browser stops sending the stale id.
-          ...(replay.length === 0 ? { id: result.headId ?? '' } : {}),
-        }),
-      );
-      try {
-        await this.options.onGap?.(notice, stream);
-      } catch (error) {
-        stream.fail(error);
+      if (!(await this.signalGap(stream, names, lastEventId, result, policy, replay.length)))
         return;
-      }
-      if (stream.closed) return;
     } else if (lastEventId !== undefined) {
       this.counters.replaysServed++;
     }
     const wanted = replay.filter((e) => !sub.filter || sub.wants(e));
-    if (wanted.length > 0) {
-      stream.write(joinFrames(wanted));
-      this.counters.framesWritten += wanted.length;
+    // Paced by the client's reads: a long replay never sits in memory beyond one piece.
+    for (const piece of joinPieces(wanted)) {
+      stream.write(piece);
+      await stream.drained();
+      if (stream.closed) return;
     }
+    this.counters.framesWritten += wanted.length;
     sub.skipUpTo = replay.length > 0 ? replay[replay.length - 1]!.seq : result.headSeq;
     // A store may deliver a channel it just started reading after newer events of others.
     const backlog = sub.backlog.filter((e) => sub.wants(e)).sort((a, b) => a.seq - b.seq);
     sub.backlog = [];
+    sub.backlogBytes = 0;
     sub.live = true;
-    if (backlog.length > 0) {
-      stream.write(joinFrames(backlog));
-      this.counters.framesWritten += backlog.length;
+    if (backlog.length > 0) this.writeEvents(sub, backlog);
+  }
+
+  /** Writes the gap signal and runs `onGap`. False when the stream ended meanwhile. */
+  private async signalGap(
+    stream: SseStream,
+    names: string[],
+    lastEventId: string,
+    result: ReplayResult,
+    policy: 'available' | 'none',
+    replayed: number,
+  ): Promise<boolean> {
+    const { channels: detail, ...gap } = result.gap!;
+    const byChannel: Record<string, ChannelGap> = {};
+    // A store without per-channel detail: every channel is reported as incomplete.
+    for (const name of names)
+      byChannel[name] = detail?.[name] ?? { reason: gap.reason, oldestId: gap.oldestId };
+    const notice: GapNotice = { ...gap, lastEventId, channels: names, byChannel, replay: policy };
+    this.counters.gapsSignalled++;
+    stream.write(
+      encodeEvent({
+        event: this.options.gap?.event ?? 'ssekit-gap',
+        data: JSON.stringify(notice),
+        // With nothing to replay, move the client to the snapshot so its next reconnect is exact.
+        // An empty history resets it (`id:` empty), so the browser stops sending the stale id.
+        ...(replayed === 0 ? { id: result.headId ?? '' } : {}),
+      }),
+    );
+    try {
+      await this.options.onGap?.(notice, stream);
+    } catch (error) {
+      stream.fail(error);
+      return false;
     }
+    return !stream.closed;
   }
 
   /** Closes a channel for good: its clients' streams end, and their next connect gets 204. */
@@ -333,16 +394,24 @@ export class Hub<Events extends EventMap = EventMap> {
 
   /** Ends every stream (optionally after a final event) and closes the store. */
   async close(options: CloseOptions = {}): Promise<void> {
-    this.closing = true;
+    // Encoded first, once for every stream: a bad final event rejects before anything changes.
+    const final = options.final
+      ? encodeEvent(options.final, this.options.serializer ?? jsonSerializer)
+      : undefined;
+    if (!this.closing) {
+      this.closing = true;
+      this.finalFrame = final;
+    }
     this.flush();
-    for (const stream of [...this.streams]) stream.shutdown(options.final);
+    for (const stream of [...this.streams]) stream.shutdown(this.finalFrame);
     await this.store.close();
   }
 
   /** Lets `close()` end this stream too, even if it never subscribes (e.g. a piped AI stream). */
   track(stream: SseStream): void {
     if (this.closing) {
-      stream.close();
+      // A stream that was still subscribing when the hub closed gets the final event too.
+      stream.shutdown(this.finalFrame);
       return;
     }
     if (this.streams.has(stream)) return;
@@ -384,10 +453,17 @@ export class Hub<Events extends EventMap = EventMap> {
           event: (event) => this.enqueue(event),
           closed: (final) => this.endChannel(name, final),
         })
-        .then((unsubscribe) => {
-          created.unsubscribe = unsubscribe;
-          if (created.subscribers.size === 0) this.release(name, created);
-        });
+        .then(
+          (unsubscribe) => {
+            created.unsubscribe = unsubscribe;
+            if (created.subscribers.size === 0) this.release(name, created);
+          },
+          (error: unknown) => {
+            // Forget the failed state, so the next subscribe asks the store again.
+            if (this.channels.get(name) === created) this.channels.delete(name);
+            throw error;
+          },
+        );
     }
     state.subscribers.add(sub);
     await state.ready;
@@ -446,13 +522,13 @@ export class Hub<Events extends EventMap = EventMap> {
     for (const [name, events] of byChannel) {
       const state = this.channels.get(name);
       if (!state) continue;
-      let joined: Buffer | undefined;
+      let pieces: Buffer[] | undefined;
       const first = events[0]!.seq;
       for (const sub of state.subscribers) {
         if (sub.mark === mark) continue;
         if (sub.live && sub.simple && first > sub.skipUpTo) {
-          joined ??= joinFrames(events);
-          if (sub.stream.write(joined)) this.counters.framesWritten += events.length;
+          pieces ??= joinPieces(events);
+          if (writeAll(sub.stream, pieces)) this.counters.framesWritten += events.length;
           continue;
         }
         // Several channels, a filter, a pending replay, or a possible duplicate: pick per client,
@@ -461,15 +537,45 @@ export class Hub<Events extends EventMap = EventMap> {
         const picked = batch.filter((e) => sub.wants(e));
         if (picked.length === 0) continue;
         if (!sub.live) this.hold(sub, picked);
-        else if (sub.stream.write(joinFrames(picked))) this.counters.framesWritten += picked.length;
+        else this.writeEvents(sub, picked);
       }
     }
+  }
+
+  private writeEvents(sub: Subscription, events: StoredEvent[]): void {
+    if (writeAll(sub.stream, joinPieces(events))) this.counters.framesWritten += events.length;
   }
 }
 
 function assertChannel(name: unknown): asserts name is string {
   if (typeof name !== 'string' || name === '')
     throw new TypeError('ssekit: a channel name must be a non-empty string');
+}
+
+/**
+ * The distinct channel names of a subscribe. They usually come from the request (a route param),
+ * so anything but non-empty strings is the client's error: a 400 refusal, not a 500.
+ */
+function channelNames(channels: unknown): string[] {
+  const list = typeof channels === 'string' ? [channels] : channels;
+  if (!Array.isArray(list) || list.length === 0)
+    throw new SseRefusal(
+      400,
+      String(channels),
+      'ssekit: subscribe() needs at least one channel name',
+    );
+  for (const name of list)
+    if (typeof name !== 'string' || name === '')
+      throw new SseRefusal(
+        400,
+        String(name),
+        `ssekit: a channel name must be a non-empty string, got ${describeValue(name)}`,
+      );
+  return [...new Set(list as string[])];
+}
+
+function describeValue(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value) : typeof value;
 }
 
 /** Creates a hub. Pass an event map to type channels and payloads: `createHub<{ prices: Price }>()`. */

@@ -33,6 +33,7 @@ export {
 export { lastEventIdFrom, MAX_LAST_EVENT_ID_BYTES, type RequestLike } from './last-event-id.js';
 export { MemoryStore, type MemoryStoreOptions, memoryStore, mergeBySeq } from './memory-store.js';
 export {
+  DEFAULT_MAX_BYTES,
   DEFAULT_MAX_EVENTS,
   ReplayBuffer,
   type ReplayLimits,

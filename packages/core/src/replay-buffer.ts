@@ -18,15 +18,23 @@ export interface StoredEvent {
 }
 
 export interface ReplayLimits {
-  /** Events kept per channel. Default 1,000. */
+  /** Events kept per channel. Default 10,000. */
   maxEvents?: number;
   /** Events older than this (ms) are evicted. Default: no age limit. */
   maxAgeMs?: number;
-  /** Total frame bytes kept per channel. Default: no byte limit. */
+  /** Total frame bytes kept per channel. Default 16 MiB (16 x the default `maxQueueBytes`). */
   maxBytes?: number;
 }
 
-export const DEFAULT_MAX_EVENTS = 1000;
+/**
+ * The defaults keep the overflow policy lossless in the common case. A client dropped for
+ * overflow has, unsent, its queue (`maxQueueBytes`, 1 MiB) plus at most one write piece
+ * (256 KiB) in the socket; it comes back a few seconds later and needs all of that plus what was
+ * published meanwhile. 16 MiB covers that with room for 2-3 s of 4 KB events at ~1,000/s, and
+ * 10,000 events for small ones. Rule: maxBytes >= maxQueueBytes + 256 KiB + rate x reconnect time.
+ */
+export const DEFAULT_MAX_EVENTS = 10_000;
+export const DEFAULT_MAX_BYTES = 16 * 1024 * 1024;
 
 export class ReplayBuffer {
   private items: StoredEvent[] = [];
@@ -56,7 +64,7 @@ export class ReplayBuffer {
     this.items.push(event);
     this.bytes += event.frame.length;
     const maxEvents = this.limits.maxEvents ?? DEFAULT_MAX_EVENTS;
-    const maxBytes = this.limits.maxBytes ?? Number.POSITIVE_INFINITY;
+    const maxBytes = this.limits.maxBytes ?? DEFAULT_MAX_BYTES;
     while (this.size > maxEvents || (this.bytes > maxBytes && this.size > 1)) this.evictOne();
     this.evictExpired(event.time);
   }

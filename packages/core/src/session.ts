@@ -6,6 +6,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { SseEventInit } from './encode.js';
+import { StoreUnavailableError } from './errors.js';
 import type { ChannelOf, EventMap, SubscribeOptions } from './hub.js';
 import type { CloseReason, PipeOptions, SseStream } from './sse-stream.js';
 
@@ -14,6 +15,34 @@ export interface SessionRouting {
   refuse(error: unknown): void;
   /** An error after the stream started; the stream is already closed. */
   report(error: unknown): void;
+  /** One line for the operator (rate-limited by the caller). Default: `console.warn`. */
+  warn?(message: string): void;
+}
+
+/** At most one "store unavailable" line per this interval, with the count of clients sent away. */
+const UNAVAILABLE_LOG_INTERVAL_MS = 10_000;
+const unavailableLog = { last: 0, suppressed: 0 };
+
+function logUnavailable(error: StoreUnavailableError, routing: SessionRouting): void {
+  const now = Date.now();
+  if (now - unavailableLog.last < UNAVAILABLE_LOG_INTERVAL_MS) {
+    unavailableLog.suppressed++;
+    return;
+  }
+  const more =
+    unavailableLog.suppressed > 0
+      ? ` (${unavailableLog.suppressed} more clients sent away since the last line)`
+      : '';
+  unavailableLog.last = now;
+  unavailableLog.suppressed = 0;
+  const line = `[ssekit] store unavailable; subscribers are told to retry later${more}: ${error.message}`;
+  if (routing.warn) routing.warn(line);
+  else console.warn(line);
+}
+
+/** A retry delay spread over [0.5, 1.5) x `base`, so clients sent away together don't return together. */
+export function jitteredRetry(base: number): number {
+  return Math.max(0, Math.round(base * (0.5 + Math.random())));
 }
 
 const STREAM = Symbol('ssekit.stream');
@@ -115,11 +144,22 @@ export class SseSession<Events extends EventMap = EventMap> {
 
   private fail(error: unknown): void {
     const stream = this[STREAM];
+    if (error instanceof StoreUnavailableError) {
+      // Not the client's fault and not final: a 200 with a `retry:` hint and an immediate end
+      // keeps EventSource reconnecting (any other status would stop it for good), and the
+      // operator gets one line per interval, not one stack per client.
+      const retry = jitteredRetry(stream.unavailableRetry);
+      if (!stream.closed) stream.close({ retry });
+      logUnavailable(error, this[ROUTING]);
+      return;
+    }
     if (stream.started) {
       if (!stream.closed) stream.close(undefined, 'error');
       this[ROUTING].report(error);
     } else {
       this[REFUSED] = true;
+      // The framework answers; a subscribe still in flight must not start the stream over it.
+      stream.discard();
       this[ROUTING].refuse(error);
     }
   }

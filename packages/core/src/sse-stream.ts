@@ -33,6 +33,11 @@ export interface SseStreamOptions {
   writeTimeout?: number | false;
   /** A `retry:` field sent first, in ms. */
   retry?: number;
+  /**
+   * When the store is unavailable (Redis down), a subscribe is answered 200 with `retry:` about
+   * this many ms (jittered by +-50%) and ended at once, so browsers come back later. Default 5,000.
+   */
+  unavailableRetry?: number;
   /** Serializer for non-string data. Default JSON. */
   serializer?: Serializer;
   /** Extra response headers. */
@@ -60,6 +65,7 @@ export interface PipeOptions<T> {
 export const DEFAULT_HEARTBEAT_MS = 15_000;
 export const DEFAULT_MAX_QUEUE_BYTES = 1024 * 1024;
 export const DEFAULT_WRITE_TIMEOUT_MS = 30_000;
+export const DEFAULT_UNAVAILABLE_RETRY_MS = 5_000;
 
 const HEARTBEAT = encodeComment('');
 const CLOSED = Symbol('closed');
@@ -128,7 +134,10 @@ export class SseStream implements Tickable, TransportOwner {
     // interval keeps any silence within one heartbeat interval.
     const halfBeat =
       typeof heartbeat === 'number' && heartbeat > 0 ? Math.max(1, Math.floor(heartbeat / 2)) : 0;
-    const periods = [halfBeat, timeout].filter((p): p is number => typeof p === 'number' && p > 0);
+    // An eighth of the write timeout: a stalled peer is reaped at most 12.5% late (plus timer lag).
+    const reapEvery =
+      typeof timeout === 'number' && timeout > 0 ? Math.max(1, Math.floor(timeout / 8)) : 0;
+    const periods = [halfBeat, reapEvery].filter((p) => p > 0);
     this.period = periods.length > 0 ? Math.min(...periods) : undefined;
   }
 
@@ -298,26 +307,37 @@ export class SseStream implements Tickable, TransportOwner {
    * Ends the response, optionally after a final event. Idempotent. A stream that never started
    * sends its headers first, so the client sees a normal, empty event stream.
    */
-  close(final?: SseEventInit, reason: CloseReason = 'server'): void {
+  close(final?: SseEventInit | Buffer, reason: CloseReason = 'server'): void {
     this.end(final, reason, false);
+  }
+
+  /**
+   * Forgets the stream without writing anything: the framework answered the request itself
+   * (a refusal), so a subscribe still in flight must not start it.
+   */
+  discard(): void {
+    if (this.state === 'idle') this.finish('server');
   }
 
   /**
    * Like `close()`, and also closes the HTTP/1 connection once the last chunk is out, so that
    * `server.close()` need not wait for idle keep-alive sockets. For server shutdown.
    */
-  shutdown(final?: SseEventInit): void {
+  shutdown(final?: SseEventInit | Buffer): void {
     this.end(final, 'server', true);
   }
 
   private end(
-    final: SseEventInit | undefined,
+    final: SseEventInit | Buffer | undefined,
     reason: CloseReason,
     closeConnection: boolean,
   ): void {
     if (this.closed) return;
-    // Encode first: a bad final event throws before anything changes.
-    const frame = final ? encodeEvent(final, this.options.serializer ?? jsonSerializer) : undefined;
+    // Encode first: a bad final event throws before anything changes. A Buffer is a ready frame.
+    const frame =
+      final === undefined || Buffer.isBuffer(final)
+        ? final
+        : encodeEvent(final, this.options.serializer ?? jsonSerializer);
     if (this.state === 'idle') this.start();
     if (this.closed) return;
     // A slow reader still gets its queue and the final event: bounded by maxQueueBytes plus one frame.
@@ -411,6 +431,11 @@ export class SseStream implements Tickable, TransportOwner {
   /** @internal The transport drained: write what queued up meanwhile. */
   peerDrained(): void {
     this.flushQueue();
+  }
+
+  /** Base of the `retry:` hint sent when the store is unavailable, in ms. */
+  get unavailableRetry(): number {
+    return this.options.unavailableRetry ?? DEFAULT_UNAVAILABLE_RETRY_MS;
   }
 
   /** The queue bound in bytes (`maxQueueBytes`). */

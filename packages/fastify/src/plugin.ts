@@ -3,7 +3,7 @@
  * `preClose` hook that ends open streams so `app.close()` never waits on a connected client.
  */
 import type { Http2Session } from 'node:http2';
-import type { EventMap } from '@ssekit/core';
+import { type EventMap, encodeEvent } from '@ssekit/core';
 import type { FastifyInstance, FastifyReply, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import { createReplySse, OpenStreams, type PluginState, REPLY_SSE } from './reply-sse.js';
@@ -45,11 +45,13 @@ function onRoute(route: RouteOptions): void {
 
 async function ssekitPlugin(app: FastifyInstance, options: SsekitOptions<EventMap>): Promise<void> {
   const { hub, onError, finalEvent, ...streamOptions } = options;
+  // Encoded now, so a bad final event fails `register`, not `app.close()`.
+  const finalFrame = finalEvent ? encodeEvent(finalEvent, streamOptions.serializer) : undefined;
   const state: PluginState = {
     hub,
     streamOptions,
     onError,
-    finalEvent,
+    finalEvent: finalFrame,
     open: new OpenStreams(),
     closing: false,
   };
@@ -72,7 +74,7 @@ async function ssekitPlugin(app: FastifyInstance, options: SsekitOptions<EventMa
     state.closing = true;
     const sessions = new Set<Http2Session>();
     for (const [stream, session] of [...state.open]) {
-      stream.shutdown(finalEvent);
+      stream.shutdown(finalFrame);
       if (session) sessions.add(session);
     }
     // Before Node 24, Fastify leaves HTTP/2 sessions open unless forceCloseConnections is true,

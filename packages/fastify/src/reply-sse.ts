@@ -37,7 +37,8 @@ export interface PluginState {
   hub: Hub<EventMap> | undefined;
   streamOptions: Omit<SseStreamOptions, 'onError'>;
   onError: ((error: unknown, request: FastifyRequest) => void) | undefined;
-  finalEvent: SseEventInit | undefined;
+  /** The `finalEvent` option, encoded once at `register`. */
+  finalEvent: Buffer | undefined;
   open: OpenStreams;
   closing: boolean;
 }
@@ -121,6 +122,10 @@ class ReplyState implements SseStreamContext, SessionRouting {
 
   onError(error: unknown): void {
     this.report(error);
+  }
+
+  warn(message: string): void {
+    this.request.log.warn(message);
   }
 }
 
