@@ -1,17 +1,33 @@
 /** ioredis connections that fail fast while Redis is away, and the errors the store raises. */
+import { StoreUnavailableError } from '@ssekit/core';
 import { Redis, type RedisOptions } from 'ioredis';
-import { defaultRetryDelay, type RedisStoreOptions } from './options.js';
+import {
+  DEFAULT_BLOCK_MS,
+  DEFAULT_COMMAND_TIMEOUT_MS,
+  defaultRetryDelay,
+  type RedisStoreOptions,
+} from './options.js';
 
-/** Thrown while Redis can't be reached: nothing was stored (or, for an in-flight command, maybe). */
-export class RedisUnavailableError extends Error {
-  readonly code = 'SSEKIT_REDIS_UNAVAILABLE';
+/**
+ * Thrown while Redis can't be reached or doesn't answer within `commandTimeout`: nothing was
+ * stored, or, for a command that was in flight, maybe (it may even run later, once a hung Redis
+ * resumes).
+ */
+export class RedisUnavailableError extends StoreUnavailableError {
+  declare readonly code: 'SSEKIT_REDIS_UNAVAILABLE';
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(message, { cause: options?.cause, code: 'SSEKIT_REDIS_UNAVAILABLE' });
     this.name = 'RedisUnavailableError';
   }
 }
 
-export type ConnectionState = 'connecting' | 'ready' | 'reconnecting' | 'closed';
+/** `degraded`: connected, but commands time out (a hung or overloaded Redis). */
+export type ConnectionState = 'connecting' | 'ready' | 'degraded' | 'reconnecting' | 'closed';
+
+/** ioredis's error for a command that outlived `commandTimeout`. */
+export function isTimeout(error: unknown): boolean {
+  return error instanceof Error && error.message === 'Command timed out';
+}
 
 export function connectionState(conn: Redis): ConnectionState {
   switch (conn.status) {
@@ -29,8 +45,13 @@ export function connectionState(conn: Redis): ConnectionState {
   }
 }
 
-export function openConnection(options: RedisStoreOptions, role: string, lazy: boolean): Redis {
+export function openConnection(
+  options: RedisStoreOptions,
+  role: 'commands' | 'reader',
+  lazy: boolean,
+): Redis {
   const retryDelay = options.retryDelay ?? defaultRetryDelay;
+  const timeout = options.commandTimeout ?? DEFAULT_COMMAND_TIMEOUT_MS;
   const settings: RedisOptions = {
     retryStrategy: (attempt) => retryDelay(attempt),
     connectionName: `ssekit-${role}`,
@@ -41,6 +62,9 @@ export function openConnection(options: RedisStoreOptions, role: string, lazy: b
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
     lazyConnect: lazy,
+    // Every command fails after the timeout, so a hung Redis is an outage, not a wait forever.
+    // The reader's XREAD blocks for blockMs by design: it gets that on top.
+    commandTimeout: role === 'reader' ? (options.blockMs ?? DEFAULT_BLOCK_MS) + timeout : timeout,
     // RESP2 keeps reply shapes (XREAD, script tables) the same on every Redis version.
     protocol: 2,
   };
@@ -89,4 +113,39 @@ export function firstConnect(conn: Redis): Promise<void> {
 /** ioredis's ReplyError: Redis answered with an error, so the connection itself is fine. */
 export function isReplyError(error: unknown): error is Error {
   return error instanceof Error && error.name === 'ReplyError';
+}
+
+export type DurableFlag = '1' | '0' | '';
+
+const durabilityBySocket = new WeakMap<object, Promise<DurableFlag>>();
+
+/**
+ * Whether the server `conn` is connected to persists every write before answering it
+ * (`appendonly yes`, `appendfsync always`): '1' or '0', or '' when it can't be told (CONFIG not
+ * allowed, or no answer). Asked once per connection (per socket), since a reconnect may reach
+ * another server or the same one with another configuration.
+ */
+export function durability(conn: Redis, configured: boolean | undefined): Promise<DurableFlag> {
+  if (configured !== undefined) return Promise.resolve(configured ? '1' : '0');
+  const socket = conn.stream as object | undefined;
+  if (!socket) return Promise.resolve('');
+  let probe = durabilityBySocket.get(socket);
+  if (!probe) {
+    probe = (conn.call('CONFIG', 'GET', 'appendonly', 'appendfsync') as Promise<string[]>).then(
+      (reply) => {
+        const config = new Map<string, string>();
+        for (let i = 0; i + 1 < reply.length; i += 2) config.set(reply[i]!, reply[i + 1]!);
+        return config.get('appendonly') === 'yes' && config.get('appendfsync') === 'always'
+          ? '1'
+          : '0';
+      },
+      (error: unknown) => {
+        // Not allowed: it stays unknown. Anything else (a timeout): ask again next time.
+        if (!isReplyError(error)) durabilityBySocket.delete(socket);
+        return '';
+      },
+    );
+    durabilityBySocket.set(socket, probe);
+  }
+  return probe;
 }

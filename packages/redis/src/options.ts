@@ -23,11 +23,27 @@ export interface RedisStoreOptions extends ReplayLimits {
   readCount?: number;
   /** Reconnect delay after the nth failed attempt, in ms. Default `min(50 * 2^n, 2000)`. */
   retryDelay?: (attempt: number) => number;
+  /**
+   * How long a command (a publish, a replay, a subscribe) may take before it fails with
+   * `RedisUnavailableError` and `stats().status` reads `degraded`, in ms. Default 3,000. A command
+   * that timed out was sent: if Redis was only slow it may still run later (a publish is then
+   * delivered to everyone, at least once, never lost silently). The reader's blocking XREAD gets
+   * `blockMs` on top.
+   */
+  commandTimeout?: number;
+  /**
+   * Whether Redis persists every write before answering it (`appendonly yes` and `appendfsync
+   * always`), so that a restart loses nothing it acknowledged and clients resume exactly across it.
+   * Default: asked with `CONFIG GET` on every new connection; where CONFIG is not allowed (some
+   * managed services) it counts as not durable, and a restart makes every earlier id `stale`.
+   */
+  durable?: boolean;
 }
 
 export const DEFAULT_PREFIX = 'ssekit:';
 export const DEFAULT_BLOCK_MS = 5_000;
 export const DEFAULT_READ_COUNT = 1_000;
+export const DEFAULT_COMMAND_TIMEOUT_MS = 3_000;
 
 export function defaultRetryDelay(attempt: number): number {
   return Math.min(50 * 2 ** Math.min(attempt, 10), 2_000);
@@ -41,10 +57,19 @@ export class StoreKeys {
   readonly seq: string;
   /** The set of closed channels. */
   readonly closed: string;
+  /** `<run_id>:<master_replid>|<durable>` of the Redis server that vouches for the epoch. */
+  readonly origin: string;
+  /** Earlier epochs carried over whole into the current one: epoch -> its last seq. */
+  readonly epochs: string;
+  /** The keys every epoch-vouching script starts with, in order. */
+  readonly history: readonly [string, string, string, string];
   constructor(readonly prefix: string) {
     this.epoch = `${prefix}epoch`;
     this.seq = `${prefix}seq`;
     this.closed = `${prefix}closed`;
+    this.origin = `${prefix}origin`;
+    this.epochs = `${prefix}epochs`;
+    this.history = [this.epoch, this.seq, this.origin, this.epochs];
   }
   /** The channel's stream: entry id `<seq>-0`. */
   stream(channel: string): string {

@@ -6,11 +6,13 @@
  */
 import type { StoreListener } from '@ssekit/core';
 import type { Redis } from 'ioredis';
-import { connectionState, onceReady } from './connection.js';
+import { connectionState, isTimeout, onceReady } from './connection.js';
 import { type RawEntry, readFields, seqOf, seqTextOf, toStoredEvent } from './entries.js';
 import type { StoreKeys } from './options.js';
+import { scripts } from './scripts.js';
 
-export type Verdict = 'deliver' | 'changed' | 'none';
+/** Deliver the reply; the history 'changed' (streams were ended); or drop it and read again. */
+export type Verdict = 'deliver' | 'changed' | 'retry';
 
 /** What the reader needs from its store. */
 export interface ReaderHost {
@@ -19,15 +21,18 @@ export interface ReaderHost {
   readonly epoch: string | undefined;
   /** The highest seq this process has seen in that epoch. */
   readonly highestSeq: number;
+  /** ARGV of the vouch script for a command on `conn`. */
+  vouchArgs(conn: Redis): Promise<string[]>;
   /**
-   * Checks the epoch read before and after a blocking read, and the counter read before it.
-   * Unless it says 'deliver', the reply must be dropped: the history 'changed' meanwhile, or
-   * Redis holds 'none' yet.
+   * Checks the epoch the server vouched for before a blocking read (with the counter and the base
+   * of the epoch this process knew) and the epoch read after it. Unless it says 'deliver', the
+   * reply must be dropped.
    */
   confirm(
-    before: string | null,
+    before: string,
     after: string | null,
     counter: number,
+    base: number,
     seenBefore: number,
   ): Promise<Verdict>;
   /** Wakes a blocked read early (an XADD to the reader's wake stream, from another connection). */
@@ -71,6 +76,8 @@ export class StreamReader {
   private recheck = true;
   /** Id of the last event delivered, for stats. */
   lastDelivered: string | null = null;
+  /** The last read timed out (a hung Redis) and none has succeeded since. */
+  private timedOut = false;
 
   constructor(
     private readonly conn: Redis,
@@ -91,7 +98,8 @@ export class StreamReader {
   get state(): string {
     if (this.stopper.signal.aborted) return 'closed';
     if (!this.running) return 'idle';
-    return connectionState(this.conn);
+    const state = connectionState(this.conn);
+    return state === 'ready' && this.timedOut ? 'degraded' : state;
   }
 
   /**
@@ -195,8 +203,10 @@ export class StreamReader {
       try {
         await this.readOnce();
         this.failures = 0;
+        this.timedOut = false;
       } catch (error) {
         if (stop.aborted) break;
+        if (isTimeout(error)) this.timedOut = true;
         this.host.noteError(error);
         // A connection loss waits for 'ready' above; anything else backs off before retrying.
         if (this.conn.status === 'ready')
@@ -227,12 +237,12 @@ export class StreamReader {
     const positions = [...taps.map((t) => t.position), this.wakePosition];
     const block = this.recheck ? [] : ['BLOCK', this.options.blockMs];
     this.recheck = false;
-    // The epoch before and after the blocking read, and the counter before it, tell whether the
-    // history was lost or rewound while the reply was being made.
+    const vouch = await this.host.vouchArgs(this.conn);
+    // The epoch the server vouches for before the blocking read (with the counter) and the epoch
+    // after it tell whether the history was lost or rewound while the reply was being made.
     const pipeline = this.conn
       .pipeline()
-      .get(keys.epoch)
-      .get(keys.seq)
+      .call('EVALSHA', scripts.vouch.sha, keys.history.length, ...keys.history, ...vouch)
       .call('XREAD', 'COUNT', this.options.readCount, ...block, 'STREAMS', ...streams, ...positions)
       .get(keys.epoch);
     this.reading = true;
@@ -243,19 +253,29 @@ export class StreamReader {
       this.reading = false;
     }
     if (!results) throw new Error('ssekit/redis: reader pipeline returned nothing');
+    const vouchError = results[0]?.[0];
+    if (vouchError?.message.startsWith('NOSCRIPT')) {
+      // A restarted (or flushed) server forgot the script: load it and read again at once.
+      await this.conn.call('SCRIPT', 'LOAD', scripts.vouch.lua);
+      this.recheck = true;
+      return;
+    }
     for (const [error] of results) if (error) throw error;
-    const [before, counter, reply, after] = results.map(([, value]) => value) as [
-      string | null,
-      string | null,
+    const [vouched, reply, after] = results.map(([, value]) => value) as [
+      [string, number, number],
       XReadReply,
       string | null,
     ];
+    const [before, counter, base] = vouched;
     if (generation !== this.generation) return;
-    const verdict = await this.host.confirm(before, after, Number(counter ?? 0), seenBefore);
-    if (verdict !== 'deliver') {
-      // After a change, look again at once; with no history at all, block until there is one.
-      this.recheck = verdict === 'changed';
-      // The streams are ended either way; nobody should wait on a history that is gone.
+    const verdict = await this.host.confirm(before, after, counter, base, seenBefore);
+    if (verdict === 'retry') {
+      this.recheck = true;
+      return;
+    }
+    if (verdict === 'changed') {
+      this.recheck = true;
+      // The streams were ended; nobody should wait on a history that is gone.
       for (const tap of taps) this.caughtUp(tap);
       return;
     }

@@ -16,11 +16,83 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
-local function ensure_epoch(key, candidate)
-  local epoch = redis.call('GET', key)
-  if epoch then return epoch end
-  redis.call('SET', key, candidate)
+-- KEYS[1..4] of every script that reads or creates the epoch: epoch, seq, origin, epochs.
+-- ARGV[1..3]: a candidate epoch, what the caller knows of the server's durability ('1': AOF with
+-- appendfsync always, '0': not, '': unknown), the epoch the caller knows ('' if none).
+--
+-- The origin key holds "<run_id>:<master_replid>|<durable>" of the server that last vouched for
+-- the history. A restart changes run_id, a failover changes master_replid: then this server can't
+-- vouch that the counter is where the old one left it, and a new epoch starts. The old epoch's ids
+-- stay valid (up to its last seq, its "base", kept in the epochs hash) only if nothing can have
+-- been lost: the old server persisted every write before answering it and this one loaded that
+-- file (a restart, not a promoted replica). Otherwise every earlier id becomes stale.
+local MAX_EPOCHS = 16
+
+local function base_of(epoch, known)
+  if known == '' or known == epoch then return -1 end
+  return tonumber(redis.call('HGET', KEYS[4], known) or '-1')
+end
+
+local function switch_epoch(candidate, origin, lossless)
+  local old = redis.call('GET', KEYS[1])
+  if lossless and old then
+    local base = tonumber(redis.call('GET', KEYS[2]) or '0')
+    local all = redis.call('HGETALL', KEYS[4])
+    local n = #all / 2 + 1
+    for i = 1, #all, 2 do
+      if tonumber(all[i + 1]) > base then redis.call('HSET', KEYS[4], all[i], base) end
+    end
+    redis.call('HSET', KEYS[4], old, base)
+    while n > MAX_EPOCHS do
+      local fields = redis.call('HGETALL', KEYS[4])
+      local low, low_base = nil, nil
+      for i = 1, #fields, 2 do
+        local b = tonumber(fields[i + 1])
+        if fields[i] ~= old and (low_base == nil or b < low_base) then low, low_base = fields[i], b end
+      end
+      redis.call('HDEL', KEYS[4], low)
+      n = n - 1
+    end
+  else
+    redis.call('DEL', KEYS[4])
+  end
+  redis.call('SET', KEYS[1], candidate)
+  redis.call('SET', KEYS[3], origin)
   return candidate
+end
+
+-- Returns the epoch this server vouches for (starting one if needed) and the base of the
+-- caller's epoch in it (-1 if it is the current one, unknown, or not vouched for).
+local function vouch()
+  local info = redis.call('INFO', 'server', 'replication')
+  -- Both are 40 hex digits; plain finds keep this cheap (it runs on every call).
+  local r = string.find(info, 'run_id:', 1, true)
+  local m = string.find(info, 'master_replid:', 1, true)
+  local here = string.sub(info, r + 7, r + 46) .. ':' .. string.sub(info, m + 14, m + 53)
+  local epoch = redis.call('GET', KEYS[1])
+  local origin = redis.call('GET', KEYS[3])
+  local durable = ARGV[2]
+  if epoch and origin then
+    local from, flag = string.sub(origin, 1, -3), string.sub(origin, -1)
+    if from == here then
+      if durable ~= '' and durable ~= flag then redis.call('SET', KEYS[3], here .. '|' .. durable) end
+      return epoch, base_of(epoch, ARGV[3])
+    end
+    -- Another server process, or the same one after a failover. Lossless only if the old server
+    -- fsynced every write, this one runs AOF with fsync always too (so it loaded the AOF), and
+    -- this one is not a replica of the old one that was promoted (it may lag).
+    local promoted = string.match(info, 'master_replid2:(%x+)') == string.match(from or '', ':(%x+)$')
+    local lossless = flag == '1' and durable == '1' and not promoted
+    epoch = switch_epoch(ARGV[1], here .. '|' .. (durable == '1' and '1' or '0'), lossless)
+    return epoch, base_of(epoch, ARGV[3])
+  end
+  if epoch then
+    -- Written by a version that kept no origin: adopt it.
+    redis.call('SET', KEYS[3], here .. '|' .. (durable == '1' and '1' or '0'))
+    return epoch, base_of(epoch, ARGV[3])
+  end
+  -- No epoch at all: the data is gone (FLUSHALL, a restart without data) or was never there.
+  return switch_epoch(ARGV[1], here .. '|' .. (durable == '1' and '1' or '0'), false), -1
 end
 
 local function field(fields, name)
@@ -85,24 +157,24 @@ end
 `;
 
 /**
- * KEYS: epoch, seq, closed, stream, meta.
- * ARGV: candidate epoch, channel, body, has event (1/0), event, max events, max bytes, max age,
- *       the epoch this process knows, the highest seq it has seen in it.
- * Returns { epoch, seq }.
+ * KEYS: epoch, seq, origin, epochs, closed, stream, meta.
+ * ARGV: candidate epoch, durable, known epoch, the highest seq the caller has seen in it, channel,
+ *       body, has event (1/0), event, max events, max bytes, max age.
+ * Returns { epoch, seq, base of the known epoch }.
  */
 const APPEND = `${HELPERS}
-local epoch = ensure_epoch(KEYS[1], ARGV[1])
-if redis.call('SISMEMBER', KEYS[3], ARGV[2]) == 1 then
+local epoch, base = vouch()
+if redis.call('SISMEMBER', KEYS[5], ARGV[5]) == 1 then
   return redis.error_reply('SSEKIT_CLOSED channel is closed')
 end
 local seq = redis.call('INCR', KEYS[2])
-if epoch == ARGV[9] and seq <= tonumber(ARGV[10]) then
-  -- The counter went back (Redis restarted from an older snapshot): ids already handed out would
-  -- be issued again. Start a new history so they are recognised as stale.
-  epoch = ARGV[1]
-  redis.call('SET', KEYS[1], epoch)
+if epoch == ARGV[3] and seq <= tonumber(ARGV[4]) then
+  -- The counter went back under a server that vouched for it (the data was edited or restored
+  -- in place): ids already handed out would be issued again. Start a new history instead.
+  epoch = switch_epoch(ARGV[1], redis.call('GET', KEYS[3]), false)
+  base = -1
 end
-local meta = redis.call('HMGET', KEYS[5], 'l', 'd')
+local meta = redis.call('HMGET', KEYS[7], 'l', 'd')
 local prev = meta[1] or '0'
 if seq <= tonumber(prev) then
   -- The counter is behind this channel (restored or edited apart from it): move it past.
@@ -111,63 +183,102 @@ if seq <= tonumber(prev) then
 end
 local now = now_ms()
 local id = string.format('%d-0', seq)
-if redis.call('XLEN', KEYS[4]) == 0 then
+if redis.call('XLEN', KEYS[6]) == 0 then
   -- Whatever the channel held before aged out: it counts as evicted.
   local floor = meta[2] or '0'
   if tonumber(prev) > tonumber(floor) then floor = prev end
-  redis.call('HSET', KEYS[5], 'd', floor, 'b', 0)
+  redis.call('HSET', KEYS[7], 'd', floor, 'b', 0)
 end
-if ARGV[4] == '1' then
-  redis.call('XADD', KEYS[4], id, 'b', ARGV[3], 't', now, 'p', prev, 'e', ARGV[5])
+if ARGV[7] == '1' then
+  redis.call('XADD', KEYS[6], id, 'b', ARGV[6], 't', now, 'p', prev, 'e', ARGV[8])
 else
-  redis.call('XADD', KEYS[4], id, 'b', ARGV[3], 't', now, 'p', prev)
+  redis.call('XADD', KEYS[6], id, 'b', ARGV[6], 't', now, 'p', prev)
 end
-redis.call('HINCRBY', KEYS[5], 'b', #epoch + #id + #ARGV[3] + 5)
-redis.call('HSET', KEYS[5], 'l', seq_of(id))
-local max_age = tonumber(ARGV[8])
+redis.call('HINCRBY', KEYS[7], 'b', #epoch + #id + #ARGV[6] + 5)
+redis.call('HSET', KEYS[7], 'l', seq_of(id))
+local max_age = tonumber(ARGV[11])
 -- An idle channel's history disappears on its own once all of it is too old.
-if max_age > 0 then redis.call('PEXPIRE', KEYS[4], max_age) end
-trim(KEYS[4], KEYS[5], epoch, now, tonumber(ARGV[6]), tonumber(ARGV[7]), max_age)
-return {epoch, seq}
+if max_age > 0 then redis.call('PEXPIRE', KEYS[6], max_age) end
+trim(KEYS[6], KEYS[7], epoch, now, tonumber(ARGV[9]), tonumber(ARGV[10]), max_age)
+return {epoch, seq, base}
 `;
 
 /**
- * KEYS: epoch, seq, closed, meta. ARGV: candidate epoch, channel.
- * Returns { epoch, head seq, channel's last seq, closed (1/0) }: a reader positioned after the
- * channel's last seq receives every entry appended from now on.
+ * KEYS: epoch, seq, origin, epochs, closed, meta. ARGV: candidate epoch, durable, known epoch,
+ * channel.
+ * Returns { epoch, head seq, channel's last seq, closed (1/0), base of the known epoch }: a reader
+ * positioned after the channel's last seq receives every entry appended from now on.
  */
 const POSITION = `${HELPERS}
-local epoch = ensure_epoch(KEYS[1], ARGV[1])
+local epoch, base = vouch()
 local head = tonumber(redis.call('GET', KEYS[2]) or '0')
-local last = redis.call('HGET', KEYS[4], 'l') or '0'
-return {epoch, head, last, redis.call('SISMEMBER', KEYS[3], ARGV[2])}
+local last = redis.call('HGET', KEYS[6], 'l') or '0'
+return {epoch, head, last, redis.call('SISMEMBER', KEYS[5], ARGV[4]), base}
 `;
 
 /**
- * KEYS: epoch, seq, then stream and meta of each channel.
- * ARGV: candidate epoch, the id's epoch ('' if it is not a hub id), the id's seq, max events,
- *       max bytes, max age, fresh (1 = no id: only the head is wanted).
- * Returns { epoch, head, reason, then per channel: evicted floor, oldest entry id, entries }.
+ * KEYS: epoch, seq, origin, epochs. ARGV: candidate epoch, durable, known epoch.
+ * Returns { epoch, head seq, base of the known epoch }. The reader runs it before each XREAD.
+ */
+const VOUCH = `${HELPERS}
+local epoch, base = vouch()
+return {epoch, tonumber(redis.call('GET', KEYS[2]) or '0'), base}
+`;
+
+/**
+ * KEYS: epoch, seq, origin, epochs. ARGV: candidate epoch, durable, the epoch that went bad.
+ * A process found that the history it knew under that epoch lost something (it saw a seq above
+ * what the server vouches for, or the counter went back): that epoch's ids become stale. If it is
+ * the current epoch a new one starts; otherwise it is struck from the epochs hash, with every older
+ * one (their positions lead into the same lost stretch).
+ * Returns { epoch, head seq }.
+ */
+const RENOUNCE = `${HELPERS}
+local epoch = vouch()
+if epoch == ARGV[3] then
+  epoch = switch_epoch(ARGV[1], redis.call('GET', KEYS[3]), false)
+else
+  local bad = redis.call('HGET', KEYS[4], ARGV[3])
+  if bad then
+    local all = redis.call('HGETALL', KEYS[4])
+    for i = 1, #all, 2 do
+      if tonumber(all[i + 1]) <= tonumber(bad) then redis.call('HDEL', KEYS[4], all[i]) end
+    end
+  end
+end
+return {epoch, tonumber(redis.call('GET', KEYS[2]) or '0')}
+`;
+
+/**
+ * KEYS: epoch, seq, origin, epochs, then stream and meta of each channel.
+ * ARGV: candidate epoch, durable, known epoch, the id's epoch ('' if it is not a hub id), the
+ *       id's seq, max events, max bytes, max age, fresh (1 = no id: only the head is wanted).
+ * Returns { epoch, head, base of the known epoch, reason, then per channel: evicted floor, oldest
+ * entry id, entries }.
  */
 const READ_AFTER = `${HELPERS}
-local epoch = ensure_epoch(KEYS[1], ARGV[1])
+local epoch, base = vouch()
 local head = tonumber(redis.call('GET', KEYS[2]) or '0')
-if ARGV[7] == '1' then return {epoch, head, ''} end
+if ARGV[9] == '1' then return {epoch, head, base, ''} end
 local reason, after = '', 0
-if ARGV[2] == '' then reason = 'unknown'
-elseif ARGV[2] ~= epoch then reason = 'stale'
-elseif tonumber(ARGV[3]) > head then reason = 'unknown'
-else after = tonumber(ARGV[3]) end
+local seq = tonumber(ARGV[5])
+if ARGV[4] == '' then reason = 'unknown'
+elseif ARGV[4] ~= epoch then
+  -- An earlier epoch's id is a position here only if that epoch was carried over whole.
+  local kept = tonumber(redis.call('HGET', KEYS[4], ARGV[4]) or '-1')
+  if seq <= kept then after = seq else reason = 'stale' end
+elseif seq > head then reason = 'unknown'
+else after = seq end
 local now = now_ms()
-local out = {epoch, head, reason}
-for i = 3, #KEYS, 2 do
-  trim(KEYS[i], KEYS[i + 1], epoch, now, tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]))
+local out = {epoch, head, base, reason}
+for i = 5, #KEYS, 2 do
+  trim(KEYS[i], KEYS[i + 1], epoch, now, tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8]))
   local meta = redis.call('HMGET', KEYS[i + 1], 'd', 'l')
   local floor = meta[1] or '0'
   if redis.call('XLEN', KEYS[i]) == 0 and tonumber(meta[2] or '0') > tonumber(floor) then floor = meta[2] end
   local first = redis.call('XRANGE', KEYS[i], '-', '+', 'COUNT', 1)[1]
   local start = '-'
-  if after > 0 then start = '(' .. ARGV[3] .. '-0' end
+  if after > 0 then start = '(' .. after .. '-0' end
   out[#out + 1] = floor
   out[#out + 1] = first and first[1] or ''
   out[#out + 1] = redis.call('XRANGE', KEYS[i], start, '+')
@@ -176,38 +287,28 @@ return out
 `;
 
 /**
- * KEYS: epoch, seq, closed, stream, meta. ARGV: candidate epoch, channel, ms to keep the stream,
- * the closer's final frame ('' for none).
+ * KEYS: epoch, seq, origin, epochs, closed, stream, meta. ARGV: candidate epoch, durable, known
+ * epoch, channel, ms to keep the stream, the closer's final frame ('' for none).
  * Marks the channel closed and appends a marker entry (carrying the final frame), so every
- * process's reader delivers the channel's last events, the final one, and ends its local streams. The history goes a little later (a
- * reader that lags still gets to the end of it); nobody can subscribe to it meanwhile.
- * Returns { epoch, seq }.
+ * process's reader delivers the channel's last events, the final one, and ends its local streams.
+ * The history goes a little later (a reader that lags still gets to the end of it); nobody can
+ * subscribe to it meanwhile.
+ * Returns { epoch, seq, base of the known epoch }.
  */
 const CLOSE = `${HELPERS}
-local epoch = ensure_epoch(KEYS[1], ARGV[1])
-redis.call('SADD', KEYS[3], ARGV[2])
+local epoch, base = vouch()
+redis.call('SADD', KEYS[5], ARGV[4])
 local seq = redis.call('INCR', KEYS[2])
-local last = redis.call('HGET', KEYS[5], 'l') or '0'
+local last = redis.call('HGET', KEYS[7], 'l') or '0'
 local id = string.format('%d-0', seq)
-if ARGV[4] ~= '' then
-  redis.call('XADD', KEYS[4], id, 't', now_ms(), 'p', last, 'x', '1', 'f', ARGV[4])
+if ARGV[6] ~= '' then
+  redis.call('XADD', KEYS[6], id, 't', now_ms(), 'p', last, 'x', '1', 'f', ARGV[6])
 else
-  redis.call('XADD', KEYS[4], id, 't', now_ms(), 'p', last, 'x', '1')
+  redis.call('XADD', KEYS[6], id, 't', now_ms(), 'p', last, 'x', '1')
 end
-redis.call('HSET', KEYS[5], 'l', seq_of(id))
-redis.call('PEXPIRE', KEYS[4], ARGV[3])
-return {epoch, seq}
-`;
-
-/**
- * KEYS: epoch. ARGV: the epoch that went bad, a new one.
- * Replaces the epoch unless another process already did. Returns the current epoch.
- */
-const RENEW_EPOCH = `
-local epoch = redis.call('GET', KEYS[1])
-if epoch and epoch ~= ARGV[1] then return epoch end
-redis.call('SET', KEYS[1], ARGV[2])
-return ARGV[2]
+redis.call('HSET', KEYS[7], 'l', seq_of(id))
+redis.call('PEXPIRE', KEYS[6], ARGV[5])
+return {epoch, seq, base}
 `;
 
 /** A script run by EVALSHA, falling back to EVAL once after Redis forgot it (e.g. a restart). */
@@ -235,5 +336,6 @@ export const scripts = {
   position: new LuaScript(POSITION),
   readAfter: new LuaScript(READ_AFTER),
   close: new LuaScript(CLOSE),
-  renewEpoch: new LuaScript(RENEW_EPOCH),
+  vouch: new LuaScript(VOUCH),
+  renounce: new LuaScript(RENOUNCE),
 };

@@ -149,11 +149,15 @@ describe('redis store', () => {
     for (let i = 0; i < 6; i++) ids.push(await store.append('t', `data: ${i}\n`, undefined));
     const { epoch } = parseEventId(ids[0]!)!;
     const evicted = await store.readAfter(['t'], ids[0]);
-    expect(evicted.gap).toEqual({ reason: 'evicted', oldestId: ids[3] });
+    expect(evicted.gap).toEqual({
+      reason: 'evicted',
+      oldestId: ids[3],
+      channels: { t: { reason: 'evicted', oldestId: ids[3] } },
+    });
     expect(evicted.events.map((e) => e.id)).toEqual(ids.slice(3));
     // Right at the edge of what is held: exact, no gap.
     expect((await store.readAfter(['t'], ids[2])).gap).toBeUndefined();
-    expect((await store.readAfter(['t'], `${epoch}-99`)).gap).toEqual({
+    expect((await store.readAfter(['t'], `${epoch}-99`)).gap).toMatchObject({
       reason: 'unknown',
       oldestId: ids[3],
     });
@@ -161,9 +165,31 @@ describe('redis store', () => {
     expect((await store.readAfter(['t'], 'zzzz-2')).gap).toEqual({
       reason: 'stale',
       oldestId: ids[3],
+      channels: { t: { reason: 'stale', oldestId: ids[3] } },
     });
     // A channel that never had anything is not a gap.
     expect((await store.readAfter(['empty'], ids[5])).gap).toBeUndefined();
+  });
+
+  it('tells per channel which replayed ranges are complete when only one channel lost events', async () => {
+    const store = open({ maxEvents: 2 });
+    const quiet = await store.append('quiet', 'data: q\n', undefined);
+    const busy: string[] = [];
+    for (let i = 0; i < 5; i++) busy.push(await store.append('busy', `data: ${i}\n`, undefined));
+    const later = await store.append('quiet', 'data: q2\n', undefined);
+    const result = await store.readAfter(['quiet', 'busy', 'never'], busy[0]);
+    expect(result.gap).toEqual({
+      // The old fields: the minimum over the channels, which alone can't say what is complete.
+      reason: 'evicted',
+      oldestId: quiet,
+      channels: {
+        // Both of its events are still held: everything after busy[0] is there.
+        quiet: { reason: null, oldestId: quiet },
+        busy: { reason: 'evicted', oldestId: busy[3] },
+        never: { reason: null, oldestId: null },
+      },
+    });
+    expect(result.events.map((e) => e.id)).toEqual([busy[3], busy[4], later]);
   });
 
   it('bounds each channel by bytes, keeping at least one event', async () => {
@@ -188,7 +214,11 @@ describe('redis store', () => {
     await redisTimePassed(60);
     const fresh = await store.append('aged', 'data: new\n', undefined);
     const result = await store.readAfter(['aged'], first);
-    expect(result.gap).toEqual({ reason: 'evicted', oldestId: fresh });
+    expect(result.gap).toEqual({
+      reason: 'evicted',
+      oldestId: fresh,
+      channels: { aged: { reason: 'evicted', oldestId: fresh } },
+    });
     expect(result.events.map((e) => e.id)).toEqual([fresh]);
     await redisTimePassed(60);
     // Nothing new was published: the read itself drops what aged out.
