@@ -217,6 +217,8 @@ export class Hub<Events extends EventMap = EventMap> {
   };
 
   constructor(options: HubOptions = {}) {
+    // Checked here, not on the first gap signal of a live stream.
+    if (options.gap?.event !== undefined) encodeEvent({ event: options.gap.event });
     this.options = options;
     this.store = options.store ?? new MemoryStore(options.replay);
   }
@@ -230,29 +232,28 @@ export class Hub<Events extends EventMap = EventMap> {
     data: Events[C],
     options: PublishOptions = {},
   ): Promise<string> {
+    // Read once: a getter can't give the encoder one event type and the store another.
+    const event = options.event;
     let body: string;
     try {
       assertChannel(channel);
-      body = encodeEventBody(
-        { data, event: options.event },
-        this.options.serializer ?? jsonSerializer,
-      );
+      body = encodeEventBody({ data, event }, this.options.serializer ?? jsonSerializer);
     } catch (error) {
       return Promise.reject(error);
     }
     if (this.closing) return Promise.reject(new HubClosedError());
     const store = this.store;
-    if (store instanceof MemoryStore) {
-      // In memory there is nothing to wait for: skip a promise hop per event.
+    if (store.appendNow) {
+      // A store that appends synchronously (in memory): skip a promise hop per event.
       try {
-        const id = store.appendNow(channel, body, options.event);
+        const id = store.appendNow(channel, body, event);
         this.counters.eventsPublished++;
         return Promise.resolve(id);
       } catch (error) {
         return Promise.reject(error);
       }
     }
-    return store.append(channel, body, options.event).then((id) => {
+    return store.append(channel, body, event).then((id) => {
       this.counters.eventsPublished++;
       return id;
     });

@@ -6,14 +6,20 @@
  */
 import type { Readable } from 'node:stream';
 import type { SseEventInit } from './encode.js';
-import { StoreUnavailableError } from './errors.js';
+import { SseRefusal, StoreUnavailableError } from './errors.js';
 import type { ChannelOf, EventMap, SubscribeOptions } from './hub.js';
 import type { CloseReason, PipeOptions, SseStream } from './sse-stream.js';
 
+/**
+ * What an adapter does for the session; the session decides which, so both adapters route every
+ * error the same way.
+ */
 export interface SessionRouting {
-  /** An error before any header was sent (an `SseRefusal`, a bad field): the framework answers. */
-  refuse(error: unknown): void;
-  /** An error after the stream started; the stream is already closed. */
+  /** Before any header: answer with an empty response of this status (a closed channel's 204). */
+  answer(status: number): void;
+  /** Before any header: the framework's error handler answers (a 403 or 400 refusal, a bad field). */
+  raise(error: unknown): void;
+  /** After the stream started (it is already closed): the app's `onError`, else the framework's log. */
   report(error: unknown): void;
   /** One line for the operator (rate-limited by the caller). Default: `console.warn`. */
   warn?(message: string): void;
@@ -160,7 +166,8 @@ export class SseSession<Events extends EventMap = EventMap> {
       this[REFUSED] = true;
       // The framework answers; a subscribe still in flight must not start the stream over it.
       stream.discard();
-      this[ROUTING].refuse(error);
+      if (error instanceof SseRefusal && error.status === 204) this[ROUTING].answer(204);
+      else this[ROUTING].raise(error);
     }
   }
 }

@@ -62,6 +62,11 @@ export interface StoreStats {
 export interface EventStore {
   /** Assigns the next id, stores `body` (encoded fields without id) and delivers it. Returns the id. */
   append(channel: string, body: string, event: string | undefined): Promise<string>;
+  /**
+   * Optional: the same as `append`, done synchronously. A store that can (in memory) lets the hub
+   * skip a promise hop per publish.
+   */
+  appendNow?(channel: string, body: string, event: string | undefined): string;
   /** Everything after `lastEventId` on `channels`, or a gap. `undefined` means a fresh client. */
   readAfter(channels: readonly string[], lastEventId: string | undefined): Promise<ReplayResult>;
   /**

@@ -7,7 +7,6 @@ import {
   type EventMap,
   type Hub,
   type SessionRouting,
-  SseRefusal,
   SseSession,
   SseStream,
   type SseStreamContext,
@@ -64,12 +63,13 @@ class ResponseState implements SseStreamContext, SessionRouting {
     return this.api;
   }
 
-  /** Before any header: Express's error handler answers; a closed channel is a plain 204. */
-  refuse(error: unknown): void {
-    if (error instanceof SseRefusal && error.status === 204) {
-      this.res.statusCode = 204;
-      this.res.end();
-    } else this.next(error);
+  answer(status: number): void {
+    this.res.statusCode = status;
+    this.res.end();
+  }
+
+  raise(error: unknown): void {
+    this.next(error);
   }
 
   report(error: unknown): void {

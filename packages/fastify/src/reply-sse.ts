@@ -12,7 +12,6 @@ import {
   type PipeOptions,
   type SessionRouting,
   type SseEventInit,
-  SseRefusal,
   SseSession,
   SseStream,
   type SseStreamContext,
@@ -104,12 +103,12 @@ class ReplyState implements SseStreamContext, SessionRouting {
     if (plugin.closing) queueMicrotask(() => stream.shutdown(plugin.finalEvent));
   }
 
-  /** Before any header: Fastify's error handler answers; a closed channel is a plain 204. */
-  refuse(error: unknown): void {
-    const reply = this.reply;
-    if (!reply) return;
-    if (error instanceof SseRefusal && error.status === 204) reply.code(204).send();
-    else reply.send(error);
+  answer(status: number): void {
+    this.reply?.code(status).send();
+  }
+
+  raise(error: unknown): void {
+    this.reply?.send(error);
   }
 
   report(error: unknown): void {
