@@ -10,6 +10,8 @@ const FIXTURE = fileURLToPath(new URL('./fixtures/hub-process.mjs', import.meta.
 export interface PublishedEvent {
   id: string;
   channel: string;
+  /** `<pid>:<n>`, the same as the event's data carries: which publish this is, whatever its id. */
+  key: string;
 }
 
 export interface HubProcess {
@@ -26,7 +28,15 @@ export interface HubProcess {
   drop(): Promise<number>;
   closeChannel(channel: string, final?: string): Promise<void>;
   stats(): Promise<
-    HubStats & { store: { status: string; readerStatus: string; historyChanges: number } }
+    HubStats & {
+      store: {
+        status: string;
+        readerStatus: string;
+        lastError: string | null;
+        historyChanges: number;
+        epochsCarriedOver: number;
+      };
+    }
   >;
   stop(): Promise<void>;
 }
@@ -35,9 +45,10 @@ export async function startHubProcess(
   name: string,
   redisUrl: string,
   prefix: string,
+  env: Record<string, string> = {},
 ): Promise<HubProcess> {
   const child = spawn(process.execPath, [FIXTURE], {
-    env: { ...process.env, REDIS_URL: redisUrl, PREFIX: prefix },
+    env: { ...process.env, REDIS_URL: redisUrl, PREFIX: prefix, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let errors = '';

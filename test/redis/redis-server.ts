@@ -1,6 +1,7 @@
 /**
  * A real `redis-server` for tests: a free loopback port, a fresh temp dir, no config file.
- * It can be killed (SIGKILL, a crash) and started again on the same port and dir.
+ * It can be killed (SIGKILL, a crash) and started again on the same port and dir, paused
+ * (SIGSTOP: a hung Redis) and resumed, and started as a replica of another one.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -12,8 +13,13 @@ import { join } from 'node:path';
 export const REDIS_SERVER = process.env.REDIS_SERVER ?? '/usr/bin/redis-server';
 
 export interface RedisServerOptions {
-  /** `appendonly yes` with `appendfsync always`: what Redis acknowledged survives a SIGKILL. */
+  /**
+   * `appendonly yes` with `appendfsync always`: what Redis acknowledged survives a SIGKILL.
+   * Without it nothing is saved unless the test sends SAVE; a restart then loads that snapshot.
+   */
   persistence?: boolean;
+  /** Starts as a replica (`--replicaof 127.0.0.1 <port>`) of the server on that port. */
+  replicaOf?: number;
 }
 
 export interface RedisServer {
@@ -26,6 +32,10 @@ export interface RedisServer {
   start(): Promise<void>;
   /** Kills it and removes its dir. */
   stop(): Promise<void>;
+  /** SIGSTOP: the process hangs, connections stay open and nothing is answered. */
+  pause(): void;
+  /** SIGCONT after `pause()`. */
+  resume(): void;
 }
 
 async function freePort(): Promise<number> {
@@ -39,7 +49,12 @@ async function freePort(): Promise<number> {
   return address.port;
 }
 
-function launch(port: number, dir: string, persistence: boolean): Promise<ChildProcess> {
+function launch(
+  port: number,
+  dir: string,
+  persistence: boolean,
+  replicaOf: number | undefined,
+): Promise<ChildProcess> {
   const args = [
     '--port',
     String(port),
@@ -57,6 +72,7 @@ function launch(port: number, dir: string, persistence: boolean): Promise<ChildP
     'no',
     '--loglevel',
     'notice',
+    ...(replicaOf === undefined ? [] : ['--replicaof', '127.0.0.1', String(replicaOf)]),
   ];
   const child = spawn(REDIS_SERVER, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   return new Promise<ChildProcess>((resolve, reject) => {
@@ -82,7 +98,8 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   const persistence = options.persistence ?? false;
   const dir = await mkdtemp(join(tmpdir(), 'ssekit-redis-'));
   const port = await freePort();
-  let child: ChildProcess | undefined = await launch(port, dir, persistence);
+  let child: ChildProcess | undefined = await launch(port, dir, persistence, options.replicaOf);
+  let paused = false;
   const kill = async (): Promise<void> => {
     const running = child;
     child = undefined;
@@ -90,6 +107,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     const exited = once(running, 'exit');
     running.kill('SIGKILL');
     await exited;
+    paused = false;
   };
   return {
     port,
@@ -98,11 +116,20 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     kill,
     async start() {
       if (child) throw new Error('redis-server is already running');
-      child = await launch(port, dir, persistence);
+      child = await launch(port, dir, persistence, options.replicaOf);
     },
     async stop() {
       await kill();
       await rm(dir, { recursive: true, force: true });
+    },
+    pause() {
+      if (!child) throw new Error('redis-server is not running');
+      child.kill('SIGSTOP');
+      paused = true;
+    },
+    resume() {
+      if (child && paused) child.kill('SIGCONT');
+      paused = false;
     },
   };
 }

@@ -1,5 +1,5 @@
 /** ioredis connections that fail fast while Redis is away, and the errors the store raises. */
-import { StoreUnavailableError } from '@ssekit/core';
+import { StoreUnavailableError } from '@ssekit/core/store';
 import { Redis, type RedisOptions } from 'ioredis';
 import {
   DEFAULT_BLOCK_MS,

@@ -1,5 +1,5 @@
 /** Turning stream entries (as ioredis returns them) into the hub's stored events. */
-import { formatEventId, type StoredEvent } from '@ssekit/core';
+import { formatEventId, type StoredEvent } from '@ssekit/core/store';
 
 /** `[id, [field, value, ...]]`, as XRANGE and XREAD return an entry. */
 export type RawEntry = [id: string, fields: string[]];

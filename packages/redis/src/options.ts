@@ -1,4 +1,4 @@
-import type { ReplayLimits } from '@ssekit/core';
+import type { ReplayLimits } from '@ssekit/core/store';
 import type { RedisOptions } from 'ioredis';
 
 export interface RedisStoreOptions extends ReplayLimits {

@@ -4,7 +4,7 @@
  * reply are merged by seq, so each channel's events (and events across channels) arrive in id
  * order. Positions live here, so after a reconnect reading resumes exactly where it stopped.
  */
-import type { StoreListener } from '@ssekit/core';
+import type { StoreListener } from '@ssekit/core/store';
 import type { Redis } from 'ioredis';
 import { connectionState, isTimeout, onceReady } from './connection.js';
 import { type RawEntry, readFields, seqOf, seqTextOf, toStoredEvent } from './entries.js';

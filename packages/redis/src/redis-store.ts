@@ -17,7 +17,7 @@ import {
   type StoredEvent,
   type StoreListener,
   type StoreStats,
-} from '@ssekit/core';
+} from '@ssekit/core/store';
 import type { Redis } from 'ioredis';
 import {
   type ConnectionState,

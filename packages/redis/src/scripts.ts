@@ -22,32 +22,46 @@ end
 --
 -- The origin key holds "<run_id>:<master_replid>|<durable>" of the server that last vouched for
 -- the history. A restart changes run_id, a failover changes master_replid: then this server can't
--- vouch that the counter is where the old one left it, and a new epoch starts. The old epoch's ids
--- stay valid (up to its last seq, its "base", kept in the epochs hash) only if nothing can have
--- been lost: the old server persisted every write before answering it and this one loaded that
--- file (a restart, not a promoted replica). Otherwise every earlier id becomes stale.
+-- vouch that the counter is where the old one left it, and a new epoch starts (the counter goes
+-- on, so no id is issued twice). The epochs hash keeps, for the last few earlier epochs, its
+-- "base" (the counter when it ended: entries up to it are the same events in the new history)
+-- and whether it was carried over whole ("w:<base>") or may have lost its tail ("l:<base>").
+-- Whole only if the old server persisted every write before answering it, this one loaded that
+-- file (a restart with AOF, not a promoted replica), and nothing since said otherwise.
 local MAX_EPOCHS = 16
 
+local function parse_kept(value)
+  if not value then return nil, -1 end
+  return string.sub(value, 1, 1), tonumber(string.sub(value, 3))
+end
+
+-- The base of the caller's epoch if it was carried over whole, else -1.
 local function base_of(epoch, known)
   if known == '' or known == epoch then return -1 end
-  return tonumber(redis.call('HGET', KEYS[4], known) or '-1')
+  local kind, base = parse_kept(redis.call('HGET', KEYS[4], known))
+  if kind == 'w' then return base end
+  return -1
 end
 
 local function switch_epoch(candidate, origin, lossless)
   local old = redis.call('GET', KEYS[1])
-  if lossless and old then
+  if old then
     local base = tonumber(redis.call('GET', KEYS[2]) or '0')
     local all = redis.call('HGETALL', KEYS[4])
-    local n = #all / 2 + 1
+    -- Earlier epochs lead into this one: if it lost its tail, so did they.
     for i = 1, #all, 2 do
-      if tonumber(all[i + 1]) > base then redis.call('HSET', KEYS[4], all[i], base) end
+      local kind, b = parse_kept(all[i + 1])
+      if b > base then b = base end
+      if not lossless then kind = 'l' end
+      redis.call('HSET', KEYS[4], all[i], kind .. ':' .. b)
     end
-    redis.call('HSET', KEYS[4], old, base)
+    redis.call('HSET', KEYS[4], old, (lossless and 'w:' or 'l:') .. base)
+    local n = #all / 2 + 1
     while n > MAX_EPOCHS do
       local fields = redis.call('HGETALL', KEYS[4])
       local low, low_base = nil, nil
       for i = 1, #fields, 2 do
-        local b = tonumber(fields[i + 1])
+        local _, b = parse_kept(fields[i + 1])
         if fields[i] ~= old and (low_base == nil or b < low_base) then low, low_base = fields[i], b end
       end
       redis.call('HDEL', KEYS[4], low)
@@ -229,8 +243,8 @@ return {epoch, tonumber(redis.call('GET', KEYS[2]) or '0'), base}
  * KEYS: epoch, seq, origin, epochs. ARGV: candidate epoch, durable, the epoch that went bad.
  * A process found that the history it knew under that epoch lost something (it saw a seq above
  * what the server vouches for, or the counter went back): that epoch's ids become stale. If it is
- * the current epoch a new one starts; otherwise it is struck from the epochs hash, with every older
- * one (their positions lead into the same lost stretch).
+ * the current epoch a new one starts; otherwise it is marked as having lost its tail in the epochs
+ * hash, with every older one (their positions lead into the same lost stretch).
  * Returns { epoch, head seq }.
  */
 const RENOUNCE = `${HELPERS}
@@ -238,11 +252,12 @@ local epoch = vouch()
 if epoch == ARGV[3] then
   epoch = switch_epoch(ARGV[1], redis.call('GET', KEYS[3]), false)
 else
-  local bad = redis.call('HGET', KEYS[4], ARGV[3])
-  if bad then
+  local _, bad = parse_kept(redis.call('HGET', KEYS[4], ARGV[3]))
+  if bad >= 0 then
     local all = redis.call('HGETALL', KEYS[4])
     for i = 1, #all, 2 do
-      if tonumber(all[i + 1]) <= tonumber(bad) then redis.call('HDEL', KEYS[4], all[i]) end
+      local _, b = parse_kept(all[i + 1])
+      if b <= bad then redis.call('HSET', KEYS[4], all[i], 'l:' .. b) end
     end
   end
 end
@@ -264,9 +279,15 @@ local reason, after = '', 0
 local seq = tonumber(ARGV[5])
 if ARGV[4] == '' then reason = 'unknown'
 elseif ARGV[4] ~= epoch then
-  -- An earlier epoch's id is a position here only if that epoch was carried over whole.
-  local kept = tonumber(redis.call('HGET', KEYS[4], ARGV[4]) or '-1')
-  if seq <= kept then after = seq else reason = 'stale' end
+  -- An earlier epoch's id is an exact position here only if that epoch was carried over whole.
+  -- If it may have lost its tail, the client is told (stale), but the replay still starts where
+  -- the client was (or where the old history ends): nothing it holds is sent again.
+  local kind, kept = parse_kept(redis.call('HGET', KEYS[4], ARGV[4]))
+  if kind == 'w' and seq <= kept then after = seq
+  else
+    reason = 'stale'
+    if kind then after = math.min(seq, kept) end
+  end
 elseif seq > head then reason = 'unknown'
 else after = seq end
 local now = now_ms()

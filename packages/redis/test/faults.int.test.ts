@@ -1,5 +1,5 @@
 /** Redis going away is a fault, not a crash: clear errors, no queue, reconnect, resume. */
-import { parseEventId } from '@ssekit/core';
+import { ChannelClosedError, parseEventId, StoreUnavailableError } from '@ssekit/core';
 import { type RedisStore, RedisUnavailableError, redisStore } from '@ssekit/redis';
 import { Redis } from 'ioredis';
 import { afterEach, expect, it } from 'vitest';
@@ -148,4 +148,156 @@ it('notices, while reading, that Redis lost its data, and ends the local streams
   await store.ready();
   const replay = await store.readAfter(['gone'], id);
   expect(replay).toMatchObject({ events: [], gap: { reason: 'stale', oldestId: null } });
+});
+
+it('is a StoreUnavailableError with a stable code, so the hub and adapters recognise it', async () => {
+  const { server } = await redisServer(false);
+  await server.kill();
+  const error = await open(server.url)
+    .append('a', 'data: x\n', undefined)
+    .catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(RedisUnavailableError);
+  expect(error).toBeInstanceOf(StoreUnavailableError);
+  expect(error).toMatchObject({ name: 'RedisUnavailableError', code: 'SSEKIT_REDIS_UNAVAILABLE' });
+});
+
+it('rejects a publish to a closed channel with ChannelClosedError', async () => {
+  const { server } = await redisServer(false);
+  const store = open(server.url);
+  await store.closeChannel('gone');
+  const error = await store.append('gone', 'data: x\n', undefined).catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(ChannelClosedError);
+  expect(error).toMatchObject({ code: 'SSEKIT_CHANNEL_CLOSED', channel: 'gone' });
+});
+
+it('never issues an id twice after a restart from an older snapshot, and every resume is told stale', async () => {
+  const { server, admin } = await redisServer(false);
+  // S reconnects later than W: W's publishes after the restart come first (the worst case).
+  const w = open(server.url);
+  const s = open(server.url, { retryDelay: () => 400 });
+  const onS = new Recorder();
+  await s.subscribe('ch', onS);
+  const fromW: string[] = [];
+  for (let i = 1; i <= 5; i++) fromW.push(await w.append('ch', `data: w${i}\n`, undefined));
+  await admin.call('SAVE');
+  const fromS: string[] = [];
+  for (let i = 6; i <= 10; i++) fromS.push(await s.append('ch', `data: s${i}\n`, undefined));
+  await onS.until(() => onS.events.length === 10, "all ten on S's reader");
+  expect(onS.ids()).toEqual([...fromW, ...fromS]);
+
+  await server.kill();
+  await server.start();
+  await w.ready();
+  const again: string[] = [];
+  for (let i = 1; i <= 5; i++) again.push(await w.append('ch', `data: again${i}\n`, undefined));
+  // No id handed out before is handed out again, and the counter did not restart.
+  expect(again.filter((id) => [...fromW, ...fromS].includes(id))).toEqual([]);
+  expect(again.map((id) => parseEventId(id)!.seq)).toEqual([6, 7, 8, 9, 10]);
+  // S's open streams end (their clients come back and resume).
+  await onS.until(() => onS.closes === 1, "S's streams ended");
+  await s.ready();
+  // S's client held all ten: the last five are gone. It is told so, and gets only what is new.
+  const resumed = await s.readAfter(['ch'], fromS[4]);
+  expect(resumed.gap).toMatchObject({ reason: 'stale', channels: { ch: { reason: 'stale' } } });
+  expect(resumed.events.map((e) => e.id)).toEqual(again);
+  // A client that was behind (at w3) can't know what it missed either: stale too, positioned.
+  const behind = await s.readAfter(['ch'], fromW[2]);
+  expect(behind.gap?.reason).toBe('stale');
+  expect(behind.events.map((e) => parseEventId(e.id)!.seq)).toEqual([4, 5, 6, 7, 8, 9, 10]);
+  expect(w.stats().historyChanges + s.stats().historyChanges).toBeGreaterThanOrEqual(2);
+});
+
+it('carries the epoch over whole after a restart with AOF fsync always: streams stay open, resumes are exact', async () => {
+  const { server } = await redisServer(true);
+  const w = open(server.url);
+  const s = open(server.url);
+  const onS = new Recorder();
+  await s.subscribe('ch', onS);
+  const before: string[] = [];
+  for (let i = 0; i < 5; i++) before.push(await w.append('ch', `data: ${i}\n`, undefined));
+  await onS.until(() => onS.events.length === 5, 'five before the restart');
+  await server.kill();
+  await server.start();
+  await w.ready();
+  const after: string[] = [];
+  for (let i = 0; i < 3; i++) after.push(await w.append('ch', `data: after${i}\n`, undefined));
+  // A new epoch (this server can't vouch for the old counter by itself), but the history is whole.
+  expect(parseEventId(after[0]!)!.epoch).not.toBe(parseEventId(before[0]!)!.epoch);
+  expect(after.map((id) => parseEventId(id)!.seq)).toEqual([6, 7, 8]);
+  await onS.until(() => onS.events.length === 8, 'the events after the restart');
+  expect(onS.ids()).toEqual([...before, ...after]);
+  expect(onS.closes).toBe(0);
+  const resumed = await s.readAfter(['ch'], before[2]);
+  expect(resumed.gap).toBeUndefined();
+  expect(resumed.events.map((e) => parseEventId(e.id)!.seq)).toEqual([4, 5, 6, 7, 8]);
+  expect(s.stats()).toMatchObject({ historyChanges: 0, epochsCarriedOver: 1 });
+});
+
+it('makes earlier ids stale after FLUSHALL, for every process', async () => {
+  const { server, admin } = await redisServer(true);
+  const store = open(server.url);
+  const old = await store.append('f', 'data: 1\n', undefined);
+  await admin.flushall();
+  const next = await store.append('f', 'data: 2\n', undefined);
+  expect(parseEventId(next)!.epoch).not.toBe(parseEventId(old)!.epoch);
+  const other = open(server.url);
+  const replay = await other.readAfter(['f'], old);
+  expect(replay.gap?.reason).toBe('stale');
+  expect(replay.events.map((e) => e.id)).toEqual([next]);
+});
+
+it('times out on a hung Redis: publish and subscribe reject, stats say degraded, and all clears after', async () => {
+  const { server } = await redisServer(false);
+  const store = open(server.url, { commandTimeout: 300, blockMs: 200 });
+  const recorder = new Recorder();
+  await store.subscribe('h', recorder);
+  await store.append('h', 'data: before\n', undefined);
+  await recorder.until(() => recorder.events.length === 1, 'the first event');
+  server.pause();
+  try {
+    const started = Date.now();
+    const error = await store.append('h', 'data: hung\n', undefined).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RedisUnavailableError);
+    expect((error as Error).message).toMatch(/status degraded.*cannot publish$/);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(store.stats()).toMatchObject({ status: 'degraded', lastError: expect.any(String) });
+    // A subscription to a new channel can't complete either: it fails, leaving no tap behind.
+    await expect(store.subscribe('h2', new Recorder())).rejects.toBeInstanceOf(
+      RedisUnavailableError,
+    );
+    expect(store.stats().channels).toBe(1);
+    await expect.poll(() => store.stats().readerStatus, { timeout: 5_000 }).toBe('degraded');
+  } finally {
+    server.resume();
+  }
+  const after = await store.append('h', 'data: after\n', undefined);
+  expect(store.stats()).toMatchObject({ status: 'ready', lastError: null });
+  // The publish that timed out was sent: it ran once Redis resumed (at least once, never lost).
+  await recorder.until(() => recorder.ids().includes(after), 'the event after the hang');
+  expect(recorder.events.map((e) => e.frame.toString().split('\n')[1])).toEqual([
+    'data: before',
+    'data: hung',
+    'data: after',
+  ]);
+  await expect.poll(() => store.stats().readerStatus, { timeout: 5_000 }).toBe('ready');
+  const late = new Recorder();
+  await store.subscribe('h2', late);
+  const id = await store.append('h2', 'data: x\n', undefined);
+  await late.until(() => late.ids().includes(id), 'the new channel works');
+});
+
+it('leaves nothing behind when a subscribe fails during an outage; the next one succeeds', async () => {
+  const { server } = await redisServer(false);
+  const store = open(server.url);
+  await store.append('warm', 'data: x\n', undefined);
+  await server.kill();
+  await expect.poll(() => store.stats().status).toBe('reconnecting');
+  await expect(store.subscribe('p', new Recorder())).rejects.toBeInstanceOf(RedisUnavailableError);
+  expect(store.stats().channels).toBe(0);
+  await server.start();
+  await store.ready();
+  const recorder = new Recorder();
+  await store.subscribe('p', recorder);
+  const id = await store.append('p', 'data: y\n', undefined);
+  await recorder.until(() => recorder.ids().includes(id), 'delivery after the outage');
 });

@@ -1,5 +1,5 @@
 /** A StoreListener that records what it gets and lets a test wait for a condition. */
-import type { StoredEvent, StoreListener } from '@ssekit/core';
+import type { StoredEvent, StoreListener } from '@ssekit/core/store';
 
 export class Recorder implements StoreListener {
   readonly events: StoredEvent[] = [];
