@@ -6,6 +6,13 @@ const src = (name: string) =>
 
 // Tests import the packages' sources; test/dist-imports checks the built ESM and CJS files.
 const alias = {
+  // Subpaths first: an alias also matches as a prefix.
+  '@ssekit/core/store': fileURLToPath(
+    new URL('./packages/core/src/store/index.ts', import.meta.url),
+  ),
+  '@ssekit/core/adapter': fileURLToPath(
+    new URL('./packages/core/src/session/index.ts', import.meta.url),
+  ),
   '@ssekit/core': src('core'),
   '@ssekit/express': src('express'),
   '@ssekit/fastify': src('fastify'),

@@ -1,6 +1,6 @@
 /**
  * (diagnostic) @ssekit/core alone on node:http: `new SseStream(res, {}, { request, hub })` and
- * `stream.subscribe('bcast')`, no framework. Separates ssekit's own cost from Express's or Fastify's.
+ * `hub.subscribe(stream, 'bcast')`, no framework. Separates ssekit's own cost from Express's or Fastify's.
  */
 import { createHub, SseStream } from '@ssekit/core';
 import { createHubControl } from './common.mjs';
@@ -15,5 +15,5 @@ const control = createHubControl(hub, {
 
 serveNodeHttp(control, (req, res) => {
   const stream = new SseStream(res, {}, { request: req, hub });
-  stream.subscribe('bcast').catch(() => res.destroy());
+  hub.subscribe(stream, 'bcast').catch(() => res.destroy());
 });

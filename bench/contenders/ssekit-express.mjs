@@ -26,7 +26,7 @@ if (built) {
 } else {
   app.get('/sse', (req, res, next) => {
     const stream = new SseStream(res, {}, { request: req, hub });
-    stream.subscribe('bcast').catch(next);
+    hub.subscribe(stream, 'bcast').catch(next);
   });
 }
 serveExpress(app, control);

@@ -34,7 +34,7 @@ if (built) {
   app.get('/sse', (request, reply) => {
     reply.hijack();
     const stream = new SseStream(reply.raw, {}, { request: request.raw, hub });
-    stream.subscribe('bcast').catch(() => reply.raw.destroy());
+    hub.subscribe(stream, 'bcast').catch(() => reply.raw.destroy());
   });
 }
 await serveFastify(app, control);

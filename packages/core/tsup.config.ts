@@ -1,9 +1,12 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ['src/index.ts'],
+  // One entry per public face: applications, store authors, adapter authors.
+  entry: { index: 'src/index.ts', store: 'src/store/index.ts', adapter: 'src/session/index.ts' },
   format: ['esm', 'cjs'],
   dts: true,
+  // Also for CJS: one copy of each class across the entries, so instanceof holds between faces.
+  splitting: true,
   clean: true,
   sourcemap: true,
   target: 'node20',

@@ -10,12 +10,17 @@ import { describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
 const here = (file: string): string => fileURLToPath(new URL(file, import.meta.url));
-const dist = (pkg: string, file: string): string => here(`../../packages/${pkg}/dist/${file}`);
+/** `@ssekit/core/store` -> packages/core/dist/store.<ext>; `@ssekit/redis` -> .../dist/index.<ext>. */
+const dist = (name: string, ext: string): string => {
+  const [pkg, face = 'index'] = name.slice('@ssekit/'.length).split('/');
+  return here(`../../packages/${pkg}/dist/${face}.${ext}`);
+};
 
 interface Entry {
   resolved: string;
   exports: string[];
   frame?: string;
+  shared?: boolean;
   error?: string;
 }
 type Report = Record<string, Entry>;
@@ -38,7 +43,6 @@ const expectedExports: Record<string, string[]> = {
   '@ssekit/core': [
     'encodeEvent',
     'encodeComment',
-    'encodeEventBody',
     'jsonSerializer',
     'lastEventIdFrom',
     'MAX_LAST_EVENT_ID_BYTES',
@@ -46,16 +50,25 @@ const expectedExports: Record<string, string[]> = {
     'DEFAULT_HEARTBEAT_MS',
     'DEFAULT_MAX_QUEUE_BYTES',
     'DEFAULT_WRITE_TIMEOUT_MS',
-    'tickerCount',
     'createHub',
     'Hub',
     'SseRefusal',
+    'SsekitError',
+    'StoreUnavailableError',
     'MemoryStore',
     'memoryStore',
-    'ReplayBuffer',
-    'formatEventId',
     'parseEventId',
   ],
+  '@ssekit/core/store': [
+    'ReplayBuffer',
+    'MemoryStore',
+    'mergeBySeq',
+    'formatEventId',
+    'parseEventId',
+    'newEpoch',
+    'StoreUnavailableError',
+  ],
+  '@ssekit/core/adapter': ['SseSession', 'defineSession', 'SseStream', 'checkAdapterOptions'],
   '@ssekit/express': ['sse', 'createHub', 'SseRefusal'],
   '@ssekit/fastify': ['ssekit', 'default', 'createHub', 'SseRefusal'],
   '@ssekit/redis': ['redisStore'],
@@ -73,7 +86,7 @@ describe('built packages from plain Node files', () => {
     'import (ESM) resolves %s to its ESM build and exports its names',
     async (name) => {
       const entry = loaded(await esm, name);
-      expect(fileURLToPath(entry.resolved)).toBe(dist(name.slice('@ssekit/'.length), 'index.js'));
+      expect(fileURLToPath(entry.resolved)).toBe(dist(name, 'js'));
       expect(entry.exports).toEqual(expect.arrayContaining(expectedExports[name]!));
     },
   );
@@ -82,7 +95,7 @@ describe('built packages from plain Node files', () => {
     'require (CJS) resolves %s to its CJS build and exports its names',
     async (name) => {
       const entry = loaded(await cjs, name);
-      expect(entry.resolved).toBe(dist(name.slice('@ssekit/'.length), 'index.cjs'));
+      expect(entry.resolved).toBe(dist(name, 'cjs'));
       expect(entry.exports).toEqual(expect.arrayContaining(expectedExports[name]!));
     },
   );
@@ -90,6 +103,11 @@ describe('built packages from plain Node files', () => {
   it.each(packages)('ESM and CJS builds of %s export the same names', async (name) => {
     const [fromEsm, fromCjs] = [loaded(await esm, name), loaded(await cjs, name)];
     expect(fromCjs.exports).toEqual(fromEsm.exports);
+  });
+
+  it('the faces of @ssekit/core share one copy of each class (instanceof holds across them)', async () => {
+    expect(loaded(await esm, '@ssekit/core/store').shared).toBe(true);
+    expect(loaded(await cjs, '@ssekit/core/store').shared).toBe(true);
   });
 
   it('the ESM and CJS builds of @ssekit/core encode the same exact bytes', async () => {

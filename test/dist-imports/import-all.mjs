@@ -1,6 +1,13 @@
 // A plain ESM consumer: imports each built @ssekit package by name and prints what it exports.
 // Each package is reported on its own, so one broken build does not hide the others.
-const names = ['@ssekit/core', '@ssekit/express', '@ssekit/fastify', '@ssekit/redis'];
+const names = [
+  '@ssekit/core',
+  '@ssekit/core/store',
+  '@ssekit/core/adapter',
+  '@ssekit/express',
+  '@ssekit/fastify',
+  '@ssekit/redis',
+];
 
 const report = {};
 for (const name of names) {
@@ -10,6 +17,9 @@ for (const name of names) {
     // The built code works, not only loads: encode one frame with core.
     if (name === '@ssekit/core')
       report[name].frame = mod.encodeEvent({ id: 0, data: 'a\nb' }).toString();
+    if (name === '@ssekit/core/store')
+      report[name].shared =
+        new mod.StoreUnavailableError('x') instanceof (await import('@ssekit/core')).SsekitError;
   } catch (error) {
     report[name] = { error: String(error) };
   }

@@ -37,7 +37,7 @@ export async function startCoreServer(
       { request: req, hub },
     );
     streams.push(stream);
-    stream.subscribe(channels, subscribeOptions).catch((error: unknown) => {
+    hub.subscribe(stream, channels, subscribeOptions).catch((error: unknown) => {
       if (error instanceof SseRefusal) {
         res.statusCode = error.status;
         res.end();

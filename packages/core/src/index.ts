@@ -1,63 +1,61 @@
+/**
+ * @ssekit/core: what applications use. Store authors import `@ssekit/core/store`; adapter
+ * authors `@ssekit/core/adapter`.
+ */
 export {
-  encodeComment,
-  encodeEvent,
-  encodeEventBody,
-  jsonSerializer,
-  type Serializer,
-  type SseEventInit,
-} from './encode.js';
-export {
+  AlreadySubscribedError,
   ChannelClosedError,
   HubClosedError,
   SsekitError,
   SseRefusal,
   StoreUnavailableError,
 } from './errors.js';
-export { type EventPosition, formatEventId, newEpoch, parseEventId } from './event-id.js';
+export { createHub, type EventsOf, Hub } from './hub/hub.js';
+export type {
+  Authorize,
+  ChannelOf,
+  CloseOptions,
+  EventMap,
+  EventMeta,
+  GapNotice,
+  GapOptions,
+  HubOptions,
+  HubStats,
+  PublishOptions,
+  SubscribeOptions,
+} from './hub/types.js';
+// Transitional: the adapters move to '@ssekit/core/adapter' (these go from this face then).
 export {
-  type Authorize,
-  type ChannelOf,
-  type CloseOptions,
-  createHub,
-  type EventMap,
-  type EventMeta,
-  type EventsOf,
-  type GapNotice,
-  type GapOptions,
-  Hub,
-  type HubOptions,
-  type HubStats,
-  type PublishOptions,
-  type SubscribeOptions,
-} from './hub.js';
-export { lastEventIdFrom, MAX_LAST_EVENT_ID_BYTES, type RequestLike } from './last-event-id.js';
-export { MemoryStore, type MemoryStoreOptions, memoryStore, mergeBySeq } from './memory-store.js';
+  checkAdapterOptions,
+  checkChannelList,
+  checkChannelOptions,
+} from './session/options.js';
+export { defineSession, type SessionRouting, SseSession } from './session/session.js';
+export { MemoryStore, type MemoryStoreOptions, memoryStore } from './store/memory-store.js';
+export { DEFAULT_MAX_BYTES, DEFAULT_MAX_EVENTS, type ReplayLimits } from './store/replay-buffer.js';
+export type { ChannelGap, EventStore, GapReason, StoreStats } from './store/store.js';
 export {
-  DEFAULT_MAX_BYTES,
-  DEFAULT_MAX_EVENTS,
-  ReplayBuffer,
-  type ReplayLimits,
-  type StoredEvent,
-} from './replay-buffer.js';
-export { defineSession, type SessionRouting, SseSession } from './session.js';
-export {
-  type CloseListener,
   type CloseReason,
   DEFAULT_HEARTBEAT_MS,
   DEFAULT_MAX_QUEUE_BYTES,
+  DEFAULT_UNAVAILABLE_RETRY_MS,
   DEFAULT_WRITE_TIMEOUT_MS,
   type PipeOptions,
   SseStream,
   type SseStreamContext,
   type SseStreamOptions,
-} from './sse-stream.js';
-export type {
-  ChannelGap,
-  EventStore,
-  GapReason,
-  ReplayResult,
-  StoreListener,
-  StoreStats,
-} from './store.js';
-export { tickerCount } from './ticker.js';
-export type { SseTarget } from './transport.js';
+} from './stream/sse-stream.js';
+export type { SseTarget } from './stream/transport.js';
+export {
+  encodeComment,
+  encodeEvent,
+  jsonSerializer,
+  type Serializer,
+  type SseEventInit,
+} from './wire/encode.js';
+export { type EventPosition, parseEventId } from './wire/event-id.js';
+export {
+  lastEventIdFrom,
+  MAX_LAST_EVENT_ID_BYTES,
+  type RequestLike,
+} from './wire/last-event-id.js';

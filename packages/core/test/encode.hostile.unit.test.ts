@@ -3,8 +3,14 @@
  * are asked, non-strings where strings belong, and lone surrogates. Each is either refused with a
  * TypeError naming the field, before any of the value's own code runs, or written exactly.
  */
-import { encodeComment, encodeEvent, encodeEventBody, type SseEventInit } from '@ssekit/core';
+
 import { describe, expect, it } from 'vitest';
+import {
+  encodeComment,
+  encodeEvent,
+  encodeEventBody,
+  type SseEventInit,
+} from '../src/wire/encode.js';
 
 const wire = (frame: Buffer): string => frame.toString('utf8');
 const FORGED = 'x\nid: FORGED\ndata: INJECTED';

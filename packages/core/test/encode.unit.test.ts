@@ -1,5 +1,5 @@
-import { encodeComment, encodeEvent, encodeEventBody, jsonSerializer } from '@ssekit/core';
 import { describe, expect, it } from 'vitest';
+import { encodeComment, encodeEvent, encodeEventBody, jsonSerializer } from '../src/wire/encode.js';
 
 /** The frame as text, so a failing assertion shows the exact wire bytes. */
 const wire = (frame: Buffer): string => frame.toString('utf8');

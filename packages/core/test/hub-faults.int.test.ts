@@ -12,11 +12,10 @@ import {
   type GapNotice,
   type Hub,
   MemoryStore,
-  type ReplayResult,
   SseStream,
-  type StoreListener,
   StoreUnavailableError,
 } from '@ssekit/core';
+import type { ReplayResult, StoreListener } from '@ssekit/core/store';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startCoreServer } from '../../../test/support/core-server.js';
@@ -199,9 +198,9 @@ describe('hub faults', () => {
     const errors: unknown[] = [];
     const server = http.createServer((req, res) => {
       const stream = new SseStream(res, { heartbeat: false }, { request: req, hub });
-      void stream
-        .subscribe('a')
-        .then(() => stream.subscribe('a').catch((error: unknown) => errors.push(error)));
+      void hub
+        .subscribe(stream, 'a')
+        .then(() => hub.subscribe(stream, 'a').catch((error: unknown) => errors.push(error)));
     });
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');

@@ -1,4 +1,4 @@
-import { ReplayBuffer, type StoredEvent } from '@ssekit/core';
+import { ReplayBuffer, type StoredEvent } from '@ssekit/core/store';
 import { describe, expect, it } from 'vitest';
 
 const event = (seq: number, time = 0, size = 10): StoredEvent => ({

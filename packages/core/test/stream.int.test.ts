@@ -1,9 +1,10 @@
 import { once } from 'node:events';
 import { Readable } from 'node:stream';
-import { type CloseReason, type SseStream, tickerCount } from '@ssekit/core';
+import type { CloseReason, SseStream } from '@ssekit/core';
 import type { EventSource } from 'eventsource';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
+import { tickerCount } from '../src/stream/ticker.js';
 import { AsyncQueue, deferred } from './support/async-queue.js';
 import {
   openEventSource,

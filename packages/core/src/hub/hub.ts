@@ -2,23 +2,39 @@
  * The hub: named channels, one id sequence across all of them, encode-once publish, per-tick
  * coalesced fan-out, and exact resume from Last-Event-ID.
  */
+
+import { AlreadySubscribedError, HubClosedError, SseRefusal } from '../errors.js';
+import { MemoryStore } from '../store/memory-store.js';
+import type { ReplayLimits, StoredEvent } from '../store/replay-buffer.js';
+import type {
+  ChannelGap,
+  EventStore,
+  GapReason,
+  ReplayResult,
+  StoreStats,
+} from '../store/store.js';
+import type { CloseReason, SseStream } from '../stream/sse-stream.js';
 import {
   encodeEvent,
   encodeEventBody,
   jsonSerializer,
   type Serializer,
   type SseEventInit,
-} from './encode.js';
-import { AlreadySubscribedError, HubClosedError, SseRefusal } from './errors.js';
-import type { RequestLike } from './last-event-id.js';
-import { MemoryStore } from './memory-store.js';
-import type { ReplayLimits, StoredEvent } from './replay-buffer.js';
-import type { CloseReason, SseStream } from './sse-stream.js';
-import type { ChannelGap, EventStore, GapReason, ReplayResult, StoreStats } from './store.js';
-
-/** Channel name -> payload type. `Record<string, unknown>` when untyped. */
-export type EventMap = Record<string, unknown>;
-export type ChannelOf<Events extends EventMap> = keyof Events & string;
+} from '../wire/encode.js';
+import type { RequestLike } from '../wire/last-event-id.js';
+import { assertChannel, channelNames } from './channel-names.js';
+import { joinPieces, writeAll } from './pieces.js';
+import { ChannelState, Subscription } from './subscription.js';
+import type {
+  ChannelOf,
+  CloseOptions,
+  EventMap,
+  GapNotice,
+  HubOptions,
+  HubStats,
+  PublishOptions,
+  SubscribeOptions,
+} from './types.js';
 
 /**
  * The event map an adapter's `Register` interface declares (`{ events }` or `{ hub }`), else
@@ -29,171 +45,6 @@ export type EventsOf<R> = R extends { events: infer E extends EventMap }
   : R extends { hub: Hub<infer E> }
     ? E
     : EventMap;
-
-/** `(request, channel) => boolean`: checked for every channel before the stream starts. */
-export type Authorize = (
-  request: RequestLike | undefined,
-  channel: string,
-) => boolean | Promise<boolean>;
-
-/** What a per-client filter sees of an event. */
-export interface EventMeta {
-  channel: string;
-  id: string;
-  event: string | undefined;
-}
-
-/** Told to the client (and to `onGap`) when its Last-Event-ID can't be honoured exactly. */
-export interface GapNotice {
-  reason: GapReason;
-  /** The id the client sent. */
-  lastEventId: string;
-  /** The oldest id still available on its channels, or null when nothing is buffered. */
-  oldestId: string | null;
-  channels: string[];
-  /**
-   * Per channel: `reason` null where that channel's replay is complete, else why not, and the
-   * oldest id it still holds. Lets a client on several channels tell which ranges are whole.
-   */
-  byChannel: Record<string, ChannelGap>;
-  /** Whether the available events follow (`gap.replay: 'available'`) or not (`'none'`). */
-  replay: 'available' | 'none';
-}
-
-export interface GapOptions {
-  /** Event type of the gap signal. Default `ssekit-gap`. */
-  event?: string;
-  /** After the signal, replay what is still buffered (`'available'`, default) or nothing (`'none'`). */
-  replay?: 'available' | 'none';
-}
-
-export interface HubOptions {
-  /** Where ids and history live. Default: an in-memory store with `replay` limits. */
-  store?: EventStore;
-  /** Per-channel replay buffer limits for the default in-memory store. */
-  replay?: ReplayLimits;
-  gap?: GapOptions;
-  /** Runs after the gap signal and before any replay, e.g. to send a fresh snapshot. */
-  onGap?: (notice: GapNotice, stream: SseStream) => void | Promise<void>;
-  /** Default authorization for every subscribe. */
-  authorize?: Authorize;
-  /** Serializer for non-string data. Default JSON. */
-  serializer?: Serializer;
-}
-
-export interface SubscribeOptions {
-  /** Overrides the stream's Last-Event-ID. */
-  lastEventId?: string | undefined;
-  request?: RequestLike;
-  /** Per-client filter: only matching events are written to this client. */
-  filter?: (event: EventMeta) => boolean;
-  /** Overrides the hub's authorize hook for this subscription. */
-  authorize?: Authorize;
-  /** Overrides the hub's gap replay policy for this subscription. */
-  gapReplay?: 'available' | 'none';
-}
-
-export interface PublishOptions {
-  /** Event type; the client's `addEventListener(event, ...)` receives it. */
-  event?: string;
-}
-
-export interface CloseOptions {
-  /** A last event sent to each client before its stream ends. */
-  final?: SseEventInit;
-}
-
-export interface HubStats {
-  clients: number;
-  channels: number;
-  bufferedEvents: number;
-  bufferedBytes: number;
-  eventsPublished: number;
-  framesWritten: number;
-  replaysServed: number;
-  gapsSignalled: number;
-  droppedForOverflow: number;
-  store: StoreStats;
-}
-
-class Subscription {
-  /** Replayed or queued up to this seq: live events at or below it are duplicates. */
-  skipUpTo = 0;
-  live = false;
-  backlog: StoredEvent[] = [];
-  backlogBytes = 0;
-  mark = 0;
-  readonly channelSet: Set<string> | undefined;
-  /** Single channel and no filter: takes the shared joined Buffer as is. */
-  readonly simple: boolean;
-  constructor(
-    readonly hub: { subscriptionClosed(sub: Subscription, reason: CloseReason): void },
-    readonly stream: SseStream,
-    readonly channels: string[],
-    readonly filter: ((event: EventMeta) => boolean) | undefined,
-  ) {
-    this.channelSet = channels.length > 1 ? new Set(channels) : undefined;
-    this.simple = channels.length === 1 && !filter;
-  }
-  /** Close listener: as an object, the subscription costs its stream no closure. */
-  streamClosed(_stream: SseStream, reason: CloseReason): void {
-    this.hub.subscriptionClosed(this, reason);
-  }
-  wants(event: StoredEvent): boolean {
-    if (event.seq <= this.skipUpTo) return false;
-    if (this.channelSet ? !this.channelSet.has(event.channel) : event.channel !== this.channels[0])
-      return false;
-    return (
-      !this.filter || this.filter({ channel: event.channel, id: event.id, event: event.event })
-    );
-  }
-}
-
-class ChannelState {
-  readonly subscribers = new Set<Subscription>();
-  unsubscribe: (() => void) | undefined;
-  ready: Promise<void> | undefined;
-}
-
-/**
- * Largest Buffer the hub hands a stream in one write. A tick's batch (or a replay) is cut into
- * pieces of at most this size, so the stream's byte bound applies whatever the batching: a
- * client that stops reading holds at most one piece in the socket plus `maxQueueBytes` queued.
- */
-const MAX_PIECE_BYTES = 256 * 1024;
-
-/** Joins events' frames into as few Buffers as possible, each at most MAX_PIECE_BYTES (or one frame). */
-function joinPieces(events: StoredEvent[]): Buffer[] {
-  if (events.length === 1) return [events[0]!.frame];
-  const pieces: Buffer[] = [];
-  let start = 0;
-  let bytes = 0;
-  for (let i = 0; i < events.length; i++) {
-    const size = events[i]!.frame.length;
-    if (i > start && bytes + size > MAX_PIECE_BYTES) {
-      pieces.push(concatFrames(events, start, i, bytes));
-      start = i;
-      bytes = 0;
-    }
-    bytes += size;
-  }
-  if (start < events.length) pieces.push(concatFrames(events, start, events.length, bytes));
-  return pieces;
-}
-
-function concatFrames(events: StoredEvent[], from: number, to: number, bytes: number): Buffer {
-  if (to - from === 1) return events[from]!.frame;
-  const out = Buffer.allocUnsafe(bytes);
-  let at = 0;
-  for (let i = from; i < to; i++) at += events[i]!.frame.copy(out, at);
-  return out;
-}
-
-/** Writes pieces in order; stops (false) once the stream refuses one (closed or overflowed). */
-function writeAll(stream: SseStream, pieces: Buffer[]): boolean {
-  for (const piece of pieces) if (!stream.write(piece)) return false;
-  return true;
-}
 
 export class Hub<Events extends EventMap = EventMap> {
   readonly store: EventStore;
@@ -546,37 +397,6 @@ export class Hub<Events extends EventMap = EventMap> {
   private writeEvents(sub: Subscription, events: StoredEvent[]): void {
     if (writeAll(sub.stream, joinPieces(events))) this.counters.framesWritten += events.length;
   }
-}
-
-function assertChannel(name: unknown): asserts name is string {
-  if (typeof name !== 'string' || name === '')
-    throw new TypeError('ssekit: a channel name must be a non-empty string');
-}
-
-/**
- * The distinct channel names of a subscribe. They usually come from the request (a route param),
- * so anything but non-empty strings is the client's error: a 400 refusal, not a 500.
- */
-function channelNames(channels: unknown): string[] {
-  const list = typeof channels === 'string' ? [channels] : channels;
-  if (!Array.isArray(list) || list.length === 0)
-    throw new SseRefusal(
-      400,
-      String(channels),
-      'ssekit: subscribe() needs at least one channel name',
-    );
-  for (const name of list)
-    if (typeof name !== 'string' || name === '')
-      throw new SseRefusal(
-        400,
-        String(name),
-        `ssekit: a channel name must be a non-empty string, got ${describeValue(name)}`,
-      );
-  return [...new Set(list as string[])];
-}
-
-function describeValue(value: unknown): string {
-  return typeof value === 'string' ? JSON.stringify(value) : typeof value;
 }
 
 /** Creates a hub. Pass an event map to type channels and payloads: `createHub<{ prices: Price }>()`. */

@@ -3,7 +3,7 @@
  * a bad value fails where it is declared (createHub, app.use(sse()), register, channel()) with a
  * TypeError naming it, never later on a live stream.
  */
-import { assertRetry, encodeEvent } from './encode.js';
+import { assertRetry, encodeEvent } from '../wire/encode.js';
 
 type Check = (value: unknown) => string | undefined;
 

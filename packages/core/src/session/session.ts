@@ -5,10 +5,12 @@
  * an unawaited call can never become an unhandled rejection.
  */
 import type { Readable } from 'node:stream';
-import type { SseEventInit } from './encode.js';
-import { SseRefusal, StoreUnavailableError } from './errors.js';
-import type { ChannelOf, EventMap, SubscribeOptions } from './hub.js';
-import type { CloseReason, PipeOptions, SseStream } from './sse-stream.js';
+import { SseRefusal, StoreUnavailableError } from '../errors.js';
+import type { Hub } from '../hub/hub.js';
+import type { ChannelOf, EventMap, SubscribeOptions } from '../hub/types.js';
+import type { CloseReason, PipeOptions, SseStream } from '../stream/sse-stream.js';
+import type { SseEventInit } from '../wire/encode.js';
+import type { RequestLike } from '../wire/last-event-id.js';
 
 /**
  * What an adapter does for the session; the session decides which, so both adapters route every
@@ -21,6 +23,10 @@ export interface SessionRouting {
   raise(error: unknown): void;
   /** After the stream started (it is already closed): the app's `onError`, else the framework's log. */
   report(error: unknown): void;
+  /** The hub `subscribe()` uses, if any. */
+  readonly hub?: Hub<EventMap> | undefined;
+  /** The request, for authorization. */
+  readonly request?: RequestLike | undefined;
   /** One line for the operator (rate-limited by the caller). Default: `console.warn`. */
   warn?(message: string): void;
 }
@@ -110,8 +116,17 @@ export class SseSession<Events extends EventMap = EventMap> {
   ): Promise<boolean> {
     if (this[REFUSED]) return false;
     const stream = this[STREAM];
+    const { hub, request } = this[ROUTING];
     try {
-      await stream.subscribe(channels, options);
+      if (!hub)
+        throw new TypeError(
+          'ssekit: subscribe() needs a hub: sse({ hub }) or app.register(sse, { hub })',
+        );
+      await hub.subscribe(stream, channels, {
+        lastEventId: stream.lastEventId,
+        ...(request ? { request } : {}),
+        ...options,
+      });
     } catch (error) {
       this.fail(error);
       return false;

@@ -1,6 +1,6 @@
 /** The embedded default store: per-channel replay buffers in this process's memory. */
-import { ChannelClosedError } from './errors.js';
-import { formatEventId, newEpoch, parseEventId } from './event-id.js';
+import { ChannelClosedError } from '../errors.js';
+import { formatEventId, newEpoch, parseEventId } from '../wire/event-id.js';
 import {
   DEFAULT_MAX_EVENTS,
   ReplayBuffer,

@@ -9,9 +9,8 @@ import {
   jsonSerializer,
   type Serializer,
   type SseEventInit,
-} from './encode.js';
-import type { Hub, SubscribeOptions } from './hub.js';
-import { lastEventIdFrom, type RequestLike } from './last-event-id.js';
+} from '../wire/encode.js';
+import { lastEventIdFrom, type RequestLike } from '../wire/last-event-id.js';
 import { joinTicker, leaveTicker, type Tickable } from './ticker.js';
 import { type SseTarget, type Transport, type TransportOwner, transportFor } from './transport.js';
 
@@ -49,12 +48,20 @@ export interface SseStreamOptions {
 export interface SseStreamContext {
   /** The request, for Last-Event-ID and authorization. */
   request?: RequestLike;
-  /** The hub that `subscribe()` uses. */
-  hub?: Hub;
+  /**
+   * Told when the stream starts, so it can end it on shutdown (the hub: `hub.close()` ends every
+   * started stream, subscribed or not). The stream knows nothing else of it.
+   */
+  hub?: StreamTracker;
   /** Called once, just before headers are committed (Fastify hijacks the reply here). */
   onStart?: () => void;
   /** Errors after the stream started, for this stream; wins over the `onError` option. */
   onError?: (error: unknown) => void;
+}
+
+/** Whatever keeps a set of started streams (the hub). */
+export interface StreamTracker {
+  track(stream: SseStream): void;
 }
 
 export interface PipeOptions<T> {
@@ -210,20 +217,6 @@ export class SseStream implements Tickable, TransportOwner {
     if (this.queued > 0 || this.waitingSince !== 0) return this.enqueue(frame);
     if (!this.transport.write(frame)) this.stall();
     return true;
-  }
-
-  /** Subscribes to hub channels, replaying from this request's Last-Event-ID. */
-  subscribe(channels: string | readonly string[], options: SubscribeOptions = {}): Promise<void> {
-    const hub = this.context.hub;
-    if (!hub)
-      return Promise.reject(
-        new Error('ssekit: subscribe() needs a hub: sse({ hub }) or app.register(ssekit, { hub })'),
-      );
-    return hub.subscribe(this, channels, {
-      lastEventId: this.lastEventId,
-      ...(this.context.request ? { request: this.context.request } : {}),
-      ...options,
-    });
   }
 
   /**

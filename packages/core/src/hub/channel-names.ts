@@ -1,0 +1,33 @@
+/** Checking channel names: a publisher's mistake is a TypeError, a request's is a 400 refusal. */
+import { SseRefusal } from '../errors.js';
+
+export function assertChannel(name: unknown): asserts name is string {
+  if (typeof name !== 'string' || name === '')
+    throw new TypeError('ssekit: a channel name must be a non-empty string');
+}
+
+/**
+ * The distinct channel names of a subscribe. They usually come from the request (a route param),
+ * so anything but non-empty strings is the client's error: a 400 refusal, not a 500.
+ */
+export function channelNames(channels: unknown): string[] {
+  const list = typeof channels === 'string' ? [channels] : channels;
+  if (!Array.isArray(list) || list.length === 0)
+    throw new SseRefusal(
+      400,
+      String(channels),
+      'ssekit: subscribe() needs at least one channel name',
+    );
+  for (const name of list)
+    if (typeof name !== 'string' || name === '')
+      throw new SseRefusal(
+        400,
+        String(name),
+        `ssekit: a channel name must be a non-empty string, got ${describeValue(name)}`,
+      );
+  return [...new Set(list as string[])];
+}
+
+function describeValue(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value) : typeof value;
+}

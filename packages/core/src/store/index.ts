@@ -1,0 +1,23 @@
+/** @ssekit/core/store: the contract and helpers for writing an EventStore (e.g. @ssekit/redis). */
+export {
+  ChannelClosedError,
+  SsekitError,
+  StoreUnavailableError,
+} from '../errors.js';
+export { type EventPosition, formatEventId, newEpoch, parseEventId } from '../wire/event-id.js';
+export { MemoryStore, type MemoryStoreOptions, memoryStore, mergeBySeq } from './memory-store.js';
+export {
+  DEFAULT_MAX_BYTES,
+  DEFAULT_MAX_EVENTS,
+  ReplayBuffer,
+  type ReplayLimits,
+  type StoredEvent,
+} from './replay-buffer.js';
+export type {
+  ChannelGap,
+  EventStore,
+  GapReason,
+  ReplayResult,
+  StoreListener,
+  StoreStats,
+} from './store.js';
