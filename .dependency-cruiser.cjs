@@ -15,13 +15,7 @@ const expressPackage = '^packages/express/|(^|/)node_modules/@ssekit/express/|^@
 const fastifyPackage = '^packages/fastify/|(^|/)node_modules/@ssekit/fastify/|^@ssekit/fastify$';
 const redisPackage = '^packages/redis/|(^|/)node_modules/@ssekit/redis/|^@ssekit/redis$';
 
-/** The two files of the one known cycle (flat layout today, layer folders after the move). */
-const knownHubStreamCycle = [
-  '^packages/core/src/(hub|sse-stream)\\.ts$',
-  '^packages/core/src/(hub/hub|stream/sse-stream)\\.ts$',
-];
-
-/** Core's layer folders (issue 14). Until core is reorganised these match no file. */
+/** Core's layer folders. */
 const layer = (name) => `^packages/core/src/${name}/`;
 
 /** @type {import('dependency-cruiser').IConfiguration} */
@@ -35,13 +29,6 @@ module.exports = {
         'below): a cycle of types still means two modules that cannot be understood apart.',
       from: {
         path: '^packages/[^/]+/src/',
-        // KNOWN EXCEPTION, temporary (issue 14): the hub and the stream import each other, both
-        // type-only: hub.ts `import type { CloseReason, SseStream } from './sse-stream.js'` and
-        // sse-stream.ts `import type { Hub, SubscribeOptions } from './hub.js'` (being moved to
-        // hub/hub.ts and stream/sse-stream.ts). Exempted are only cycles that start in one of these
-        // two files; any other cycle is still reported from its other members. Delete this pathNot
-        // (and knownHubStreamCycle above) when the stream stops knowing the hub.
-        pathNot: knownHubStreamCycle,
       },
       to: { circular: true },
     },
@@ -97,22 +84,8 @@ module.exports = {
       severity: 'error',
       comment:
         'core/src/stream (the connection) knows nothing of the hub or sessions; it may use wire.',
-      // KNOWN EXCEPTION, temporary: stream/sse-stream.ts -> hub/hub.ts, the stream's half of the
-      // hub <-> stream cycle exempted in no-circular. Only that one edge is let through (rule
-      // below); delete this pathNot and the next rule together with the cycle exception.
-      from: { path: layer('stream'), pathNot: '^packages/core/src/stream/sse-stream\\.ts$' },
+      from: { path: layer('stream') },
       to: { path: '^packages/core/src/(hub|store|session)/' },
-    },
-    {
-      name: 'layer-stream-only-wire-known-exception',
-      severity: 'error',
-      comment:
-        'As layer-stream-only-wire, for stream/sse-stream.ts, less its known import of hub/hub.ts.',
-      from: { path: '^packages/core/src/stream/sse-stream\\.ts$' },
-      to: {
-        path: '^packages/core/src/(hub|store|session)/',
-        pathNot: '^packages/core/src/hub/hub\\.ts$',
-      },
     },
     {
       name: 'layer-store-only-wire',
