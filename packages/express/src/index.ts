@@ -1,11 +1,13 @@
 export { createHub, type Hub, SseRefusal } from '@ssekit/core';
-export { type ChannelSource, sse } from './middleware.js';
+export { channel, type SseLegacyChannelOptions, sse } from './middleware.js';
 export type {
   ChannelList,
+  ChannelSource,
   EventsOf,
   Register,
   RegisteredEvents,
   RouteAuthorize,
+  SseAppMiddleware,
   SseChannelOptions,
   SseErrorHandler,
   SseMiddleware,
@@ -13,5 +15,6 @@ export type {
   SseOptions,
   SseRequest,
   SseResponse,
+  SseResponseFor,
   SseSubscribeOptions,
 } from './types.js';

@@ -1,6 +1,7 @@
 /**
- * The lazy `res.sse`: a getter builds the core stream on first access. Errors are routed the Express way: before the stream started they go to `next(error)`
- * (a closed channel answers 204); after, the stream closes and `onError` hears of them.
+ * The lazy `res.sse`: a getter builds the core stream on first access. Errors are routed the
+ * Express way: before the stream started they go to `next(error)` (a closed channel answers
+ * 204); after, the stream closes and `onError` (default: one `console.error` line) hears of them.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
@@ -12,20 +13,65 @@ import {
   type SseStreamContext,
   type SseStreamOptions,
 } from '@ssekit/core';
-import type { SseErrorHandler, SseNext, SseOptions, SseResponse } from './types.js';
+import type { SseErrorHandler, SseNext, SseResponse } from './types.js';
 
 const STATE = Symbol('ssekit.express');
 
-/** One `sse()` / `sse.channel()` call's options, split once rather than per request. */
+/**
+ * The started, not yet closed streams of one `sse()` middleware: its `close()` ends them. The
+ * set itself hears each stream's close, so tracking costs no closure per connection.
+ */
+export class OpenStreams extends Set<SseStream> {
+  closing = false;
+  constructor(
+    /** The `finalEvent` option, encoded once by `sse()`. */
+    readonly finalEvent: Buffer | undefined,
+  ) {
+    super();
+  }
+
+  track(stream: SseStream): void {
+    if (this.closing) {
+      // Deferred: closing a stream inside its own start() would re-enter it.
+      queueMicrotask(() => stream.shutdown(this.finalEvent));
+      return;
+    }
+    this.add(stream);
+    stream.onClose(this);
+  }
+
+  /** Close listener: forget a stream once it ends. */
+  streamClosed(stream: SseStream): void {
+    this.delete(stream);
+  }
+
+  close(): void {
+    this.closing = true;
+    for (const stream of [...this]) stream.shutdown(this.finalEvent);
+  }
+}
+
+const NO_TRACKERS: readonly OpenStreams[] = [];
+
+/** One `sse()` / `channel()` call's options, split once rather than per request. */
 export interface AdapterConfig {
   hub: Hub<EventMap> | undefined;
   onError: SseErrorHandler | undefined;
-  streamOptions: SseStreamOptions;
+  streamOptions: Omit<SseStreamOptions, 'onError'>;
+  /** The `sse()` middlewares that ran for the request, so each one's `close()` reaches it. */
+  trackers: readonly OpenStreams[];
 }
 
-export function configure(options: SseOptions<EventMap>): AdapterConfig {
-  const { hub, onError, ...streamOptions } = options;
-  return { hub, onError, streamOptions };
+export function configure(
+  options: {
+    hub?: Hub<EventMap> | undefined;
+    onError?: SseErrorHandler | undefined;
+    finalEvent?: unknown;
+  } & Omit<SseStreamOptions, 'onError'>,
+  tracker?: OpenStreams,
+): AdapterConfig {
+  const { hub, onError, finalEvent: _final, ...streamOptions } = options;
+  return { hub, onError, streamOptions, trackers: tracker ? [tracker] : NO_TRACKERS };
 }
 
 function merge(base: AdapterConfig, over: AdapterConfig): AdapterConfig {
@@ -33,7 +79,25 @@ function merge(base: AdapterConfig, over: AdapterConfig): AdapterConfig {
     hub: over.hub ?? base.hub,
     onError: over.onError ?? base.onError,
     streamOptions: { ...base.streamOptions, ...over.streamOptions },
+    trackers:
+      over.trackers.length === 0
+        ? base.trackers
+        : [...base.trackers, ...over.trackers.filter((t) => !base.trackers.includes(t))],
   };
+}
+
+function oneLine(error: unknown): string {
+  const text = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return text.replace(/\s*\n\s*/g, ' ');
+}
+
+/**
+ * The default `onError`: one line, no stack. Not `next(error)`: after the headers went out,
+ * Express would destroy the socket and print the stack.
+ */
+function defaultOnError(error: unknown, req: IncomingMessage): void {
+  const url = (req as { originalUrl?: string }).originalUrl ?? req.url;
+  console.error(`[ssekit] ${req.method} ${url}: error after the stream started: ${oneLine(error)}`);
 }
 
 /**
@@ -63,6 +127,11 @@ class ResponseState implements SseStreamContext, SessionRouting {
     return this.api;
   }
 
+  onStart(): void {
+    const stream = this.api?.stream;
+    if (stream) for (const open of this.config.trackers) open.track(stream);
+  }
+
   answer(status: number): void {
     this.res.statusCode = status;
     this.res.end();
@@ -76,10 +145,14 @@ class ResponseState implements SseStreamContext, SessionRouting {
     try {
       const onError = this.config.onError;
       if (onError) onError(error, this.request, this.res);
-      else this.next(error);
+      else defaultOnError(error, this.request);
     } catch (thrown) {
-      console.error('[ssekit] onError threw:', thrown);
+      console.error(`[ssekit] onError threw: ${oneLine(thrown)}`);
     }
+  }
+
+  warn(message: string): void {
+    console.warn(message);
   }
 
   onError(error: unknown): void {

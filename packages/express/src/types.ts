@@ -1,6 +1,7 @@
 /**
  * The public types of the Express adapter, kept free of Express's own types so the same
- * declarations fit Express 4 and 5 (both Response types extend `http.ServerResponse`).
+ * declarations fit Express 4 and 5 (both Response types extend `http.ServerResponse`). The
+ * option and helper types carry the same names and keys as in @ssekit/fastify.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type {
@@ -9,6 +10,7 @@ import type {
   EventMeta,
   EventsOf,
   Hub,
+  SseEventInit,
   SseSession,
   SseStreamOptions,
 } from '@ssekit/core';
@@ -28,18 +30,33 @@ export type SseMiddleware<Req extends IncomingMessage = SseRequest> = (
   next: SseNext,
 ) => void;
 
-/** Reports an error raised after the stream started (the stream is already closed). */
+/**
+ * What `sse(options)` returns: the middleware, plus `close()` for shutdown. `close()` ends every
+ * open stream this middleware served (after `finalEvent` if set) and every one that starts later,
+ * so `server.close()` then completes: `process.on('SIGTERM', () => { sse.close(); server.close(); })`.
+ */
+export interface SseAppMiddleware extends SseMiddleware<IncomingMessage> {
+  close(): void;
+}
+
+/**
+ * Hears of errors raised after the stream started (the stream is already closed), with the
+ * request, as `onError(error, request)` in @ssekit/fastify. Express also passes the response.
+ */
 export type SseErrorHandler = (error: unknown, req: IncomingMessage, res: ServerResponse) => void;
 
+/** Options of `app.use(sse(options))`; the same keys as `app.register(sse, options)` in @ssekit/fastify. */
 export interface SseOptions<Events extends EventMap = EventMap>
   extends Omit<SseStreamOptions, 'onError'> {
-  /** The hub that `res.sse.subscribe()` and `sse.channel()` use. */
+  /** The hub that `res.sse.subscribe()` and `channel()` use. */
   hub?: Hub<Events>;
   /**
    * Errors after the stream started: a failing `pipe()` source, a failing `onGap` hook.
-   * The stream is closed cleanly first. Default: passed to Express's `next(error)`.
+   * The stream is closed cleanly first. Default: one `console.error` line.
    */
   onError?: SseErrorHandler;
+  /** Sent to every open stream by `close()` on the middleware, before the stream ends. */
+  finalEvent?: SseEventInit;
 }
 
 /** `(req, channel) => boolean`: with the Express request, so `req.user` from an auth middleware is there. */
@@ -55,27 +72,45 @@ export interface SseSubscribeOptions {
   gapReplay?: 'available' | 'none';
 }
 
-export type ChannelList<Events extends EventMap> = ChannelOf<Events> | readonly ChannelOf<Events>[];
+export type ChannelList<Events extends EventMap = EventMap> =
+  | ChannelOf<Events>
+  | readonly ChannelOf<Events>[];
 
-export interface SseChannelOptions<Events extends EventMap = EventMap>
-  extends SseOptions<Events>,
-    SseSubscribeOptions {}
+/** Channels for a request: fixed, or computed from it (route params, the user). */
+export type ChannelSource<Events extends EventMap = EventMap, Req = SseRequest> =
+  | ChannelList<Events>
+  | ((req: Req) => ChannelList<Events> | Promise<ChannelList<Events>>);
+
+/**
+ * Options of `channel(channels, options)`: the subscription options and overrides of the stream
+ * options for this route. The hub comes from `sse({ hub })` mounted before. The same keys as
+ * `channel()` in @ssekit/fastify.
+ */
+export interface SseChannelOptions<_Events extends EventMap = EventMap>
+  extends Omit<SseStreamOptions, 'onError'>,
+    SseSubscribeOptions {
+  /** Errors after the stream started, for this route. Default: the `sse()` option's. */
+  onError?: SseErrorHandler;
+}
 
 /**
  * `res.sse`: one client's event stream, created on first access; nothing is written until used.
  * Errors before the stream started go to `next(error)` (a closed channel answers 204); after, the
- * stream closes and `onError` (default `next`) hears of them. No member rejects.
+ * stream closes and `onError` hears of them. No member rejects.
  */
 export type SseResponse<Events extends EventMap = EventMap> = SseSession<Events>;
 
 /**
- * Declare your hub here to type `res.sse.subscribe()` channel names app-wide:
+ * Opt-in typing. Until you fill this in, `res.sse` is typed `SseResponse | undefined`, because it
+ * only exists where `sse()` or `channel()` ran. Once you mount it app-wide, say so once:
  *
  * ```ts
  * declare module '@ssekit/express' {
- *   interface Register { hub: typeof hub } // or: { events: { prices: Price } }
+ *   interface Register { hub: typeof hub } // or { events: { prices: Price } }, or { registered: true }
  * }
  * ```
+ *
+ * Then `res.sse` is non-optional, and channel names and payloads follow the hub's event map.
  */
 // biome-ignore lint/suspicious/noEmptyInterface: filled in by the application through declaration merging
 export interface Register {}
@@ -83,14 +118,20 @@ export interface Register {}
 export type { EventsOf };
 export type RegisteredEvents = EventsOf<Register>;
 
+/** The type of `res.sse` for a given `Register`: optional until the app declares it registered. */
+export type SseResponseFor<R> = [keyof R] extends [never]
+  ? SseResponse | undefined
+  : SseResponse<EventsOf<R>>;
+
 declare global {
   namespace Express {
     interface Response {
       /**
-       * The event stream of this response, installed by `sse()` or `sse.channel()` from
-       * @ssekit/express. Present only where one of them ran for the request.
+       * The event stream of this response, installed by `sse()` or `channel()` from
+       * @ssekit/express. `undefined` where neither ran; declare `Register` (see its docs) to
+       * make it non-optional.
        */
-      sse: SseResponse<RegisteredEvents>;
+      sse: SseResponseFor<Register>;
     }
   }
 }

@@ -2,7 +2,7 @@
 import { Readable } from 'node:stream';
 import { type SseErrorHandler, sse } from '@ssekit/express';
 import type { ErrorRequestHandler } from 'express';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { flavours } from './support/flavours.js';
 import { Client, deferred, listen, type Running } from './support/net.js';
 
@@ -141,27 +141,41 @@ describe.each(flavours)('$name', ({ create }) => {
     expect(ended).toBe(true);
   });
 
-  it("hands a failing source to Express's error handler when there is no onError", async () => {
-    const handled = deferred<{ error: unknown; headersSent: boolean }>();
+  it('logs a failing source as one console.error line when there is no onError, not next(error)', async () => {
+    const logged = deferred<unknown[]>();
+    const error = vi.spyOn(console, 'error').mockImplementation((...args: unknown[]) => {
+      logged.resolve(args);
+    });
+    const handled: unknown[] = [];
     const app = create();
-    app.use(sse({ heartbeat: false }));
+    app.use(sse({ heartbeat: false, retry: 60_000 }));
     app.get('/broken', (_req, res) => {
       async function* broken(): AsyncGenerator<string> {
         yield 'partial';
-        throw new Error('late failure');
+        throw new Error('late\nfailure');
       }
       void res.sse.pipe(broken());
     });
-    const errorHandler: ErrorRequestHandler = (error, _req, res, _next) => {
-      handled.resolve({ error, headersSent: res.headersSent });
+    const errorHandler: ErrorRequestHandler = (caught, _req, _res, next) => {
+      handled.push(caught);
+      next(caught);
     };
     app.use(errorHandler);
     running = await listen(app);
     const client = connect(`${running.url}/broken`);
     await client.count(1);
-    const { error, headersSent } = await handled.promise;
-    expect((error as Error).message).toBe('late failure');
-    expect(headersSent).toBe(true);
+    try {
+      const args = await logged.promise;
+      expect(args).toHaveLength(1);
+      expect(args[0]).toBe(
+        '[ssekit] GET /broken: error after the stream started: Error: late failure',
+      );
+      // After the headers went out, Express's error handler must not hear of it.
+      expect(handled).toEqual([]);
+    } finally {
+      client.close();
+      error.mockRestore();
+    }
   });
 
   it('sends a source that is not iterable to the error handler before any SSE header', async () => {

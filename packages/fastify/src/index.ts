@@ -1,5 +1,5 @@
 export { createHub, type Hub, SseRefusal } from '@ssekit/core';
-export { ssekit, ssekit as default } from './plugin.js';
+export { sse as default, sse, ssekit } from './plugin.js';
 export { type ChannelRoute, channel } from './route-option.js';
 export type {
   ChannelList,
@@ -10,7 +10,11 @@ export type {
   ReplySse,
   ReplySseFor,
   RouteAuthorize,
+  SseChannelOptions,
+  SseChannelRouteConfig,
+  SseErrorHandler,
   SsekitOptions,
+  SseOptions,
   SseRouteConfig,
   SseRouteOption,
   SseSubscribeOptions,

@@ -3,7 +3,7 @@
  * `preClose` hook that ends open streams so `app.close()` never waits on a connected client.
  */
 import type { Http2Session } from 'node:http2';
-import { type EventMap, encodeEvent } from '@ssekit/core';
+import { checkAdapterOptions, type EventMap, encodeEvent } from '@ssekit/core';
 import type { FastifyInstance, FastifyReply, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import { createReplySse, OpenStreams, type PluginState, REPLY_SSE } from './reply-sse.js';
@@ -15,7 +15,7 @@ import {
   registerPluginState,
   validateRouteOption,
 } from './route-option.js';
-import type { ReplySse, SsekitOptions } from './types.js';
+import type { ReplySse, SseOptions } from './types.js';
 
 function describe(route: RouteOptions): string {
   const method = Array.isArray(route.method) ? route.method.join(',') : route.method;
@@ -31,7 +31,7 @@ function onRoute(route: RouteOptions): void {
   const ours = isChannelHandler(route.handler);
   if (config !== true && !ours) {
     throw new TypeError(
-      `@ssekit/fastify: ${where}: "sse.channels" is served by ssekit, so it needs ssekit's handler. ` +
+      `ssekit: ${where}: "sse.channels" is served by ssekit, so it needs ssekit's handler. ` +
         'Write `app.get(url, channel(channels, options))`, or use `sse: true` and call reply.sse.subscribe() in your handler.',
     );
   }
@@ -43,7 +43,15 @@ function onRoute(route: RouteOptions): void {
   }
 }
 
-async function ssekitPlugin(app: FastifyInstance, options: SsekitOptions<EventMap>): Promise<void> {
+/** Options Fastify itself reads from `register(plugin, options)`; not ours to check. */
+const REGISTER_KEYS = new Set(['prefix', 'logLevel', 'logSerializers']);
+
+async function ssekitPlugin(app: FastifyInstance, given: SseOptions<EventMap>): Promise<void> {
+  const options = Object.fromEntries(
+    Object.entries(given ?? {}).filter(([key]) => !REGISTER_KEYS.has(key)),
+  ) as SseOptions<EventMap>;
+  // The same checks as sse() in @ssekit/express: a bad option fails `register`.
+  checkAdapterOptions('register(sse)', options);
   const { hub, onError, finalEvent, ...streamOptions } = options;
   // Encoded now, so a bad final event fails `register`, not `app.close()`.
   const finalFrame = finalEvent ? encodeEvent(finalEvent, streamOptions.serializer) : undefined;
@@ -85,9 +93,16 @@ async function ssekitPlugin(app: FastifyInstance, options: SsekitOptions<EventMa
 }
 
 /**
- * `await app.register(ssekit, { hub, ...streamOptions })`: gives every reply a lazy `reply.sse`
+ * `await app.register(sse, { hub, ...streamOptions })`: gives every reply a lazy `reply.sse`
  * and reads the `sse` route option. Wrapped with fastify-plugin, so it reaches the whole app.
+ * The entry point, as `app.use(sse({ hub }))` in @ssekit/express; `sse.channel` is `channel`.
  */
-export const ssekit = Object.assign(fp(ssekitPlugin, { name: '@ssekit/fastify', fastify: '5.x' }), {
+export const sse = Object.assign(fp(ssekitPlugin, { name: '@ssekit/fastify', fastify: '5.x' }), {
   channel,
 });
+
+/**
+ * The former name of `sse` (also the default export).
+ * @deprecated Use `sse`: `app.register(sse, options)`.
+ */
+export const ssekit: typeof sse = sse;

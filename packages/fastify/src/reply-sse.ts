@@ -11,14 +11,13 @@ import {
   type Hub,
   type PipeOptions,
   type SessionRouting,
-  type SseEventInit,
   SseSession,
   SseStream,
   type SseStreamContext,
   type SseStreamOptions,
 } from '@ssekit/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { ChannelList, ReplySse, SseSubscribeOptions } from './types.js';
+import type { ChannelList, ReplySse, SseErrorHandler, SseSubscribeOptions } from './types.js';
 
 /** Where a reply keeps its `reply.sse` once made (read by the `sse` getter). */
 export const REPLY_SSE = Symbol('ssekit.replySse');
@@ -35,16 +34,17 @@ export class OpenStreams extends Map<SseStream, Http2Session | undefined> {
 export interface PluginState {
   hub: Hub<EventMap> | undefined;
   streamOptions: Omit<SseStreamOptions, 'onError'>;
-  onError: ((error: unknown, request: FastifyRequest) => void) | undefined;
+  onError: SseErrorHandler | undefined;
   /** The `finalEvent` option, encoded once at `register`. */
   finalEvent: Buffer | undefined;
   open: OpenStreams;
   closing: boolean;
 }
 
-/** Per-route settings that reach the stream (channel routes). */
-export interface ReplySseOverrides {
-  heartbeat?: number | false;
+/** A channel route's settings that reach the stream: stream option overrides, its `onError`. */
+export interface RouteSettings {
+  streamOptions: Omit<SseStreamOptions, 'onError'>;
+  onError: SseErrorHandler | undefined;
 }
 
 // Headers Fastify must not hand to a streamed response.
@@ -159,27 +159,30 @@ const replySseProto: object = Object.create(SseSession.prototype, {
   },
 });
 
-/** Stream options with a route's overrides, merged once per route and plugin. */
-const merged = new WeakMap<ReplySseOverrides, { plugin: PluginState; options: SseStreamOptions }>();
-function optionsFor(
-  plugin: PluginState,
-  overrides: ReplySseOverrides | undefined,
-): SseStreamOptions {
-  if (!overrides) return plugin.streamOptions;
-  const cached = merged.get(overrides);
-  if (cached?.plugin === plugin) return cached.options;
-  const options = { ...plugin.streamOptions, ...overrides };
-  merged.set(overrides, { plugin, options });
-  return options;
+/**
+ * The plugin state as a route sees it: its stream options and `onError` over the plugin's.
+ * Made once per route and plugin; it inherits the rest (open streams, `closing`) from the plugin.
+ */
+const routeStates = new WeakMap<RouteSettings, { plugin: PluginState; state: PluginState }>();
+function stateFor(plugin: PluginState, route: RouteSettings | undefined): PluginState {
+  if (!route) return plugin;
+  const cached = routeStates.get(route);
+  if (cached?.plugin === plugin) return cached.state;
+  const state = Object.create(plugin) as PluginState;
+  state.streamOptions = { ...plugin.streamOptions, ...route.streamOptions };
+  if (route.onError) state.onError = route.onError;
+  routeStates.set(route, { plugin, state });
+  return state;
 }
 
 export function createReplySse(
   reply: FastifyReply,
   plugin: PluginState,
-  overrides?: ReplySseOverrides,
+  route?: RouteSettings,
 ): ReplySse<EventMap> {
-  const state = new ReplyState(reply, plugin);
-  state.stream = new SseStream(reply.raw, optionsFor(plugin, overrides), state);
+  const routePlugin = stateFor(plugin, route);
+  const state = new ReplyState(reply, routePlugin);
+  state.stream = new SseStream(reply.raw, routePlugin.streamOptions, state);
   // Callable: reply.sse(source) streams the source, then ends the response.
   const sse = async function streamSource<T>(
     source: AsyncIterable<T> | Readable,

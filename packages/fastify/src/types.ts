@@ -1,6 +1,7 @@
 /**
  * The public types of the Fastify adapter, and the declaration merging that puts `reply.sse`
- * and the `sse` route option onto Fastify's own types.
+ * and the `sse` route option onto Fastify's own types. The option and helper types carry the
+ * same names and keys as in @ssekit/express.
  */
 import type { Readable } from 'node:stream';
 import type {
@@ -26,8 +27,14 @@ export type RouteAuthorize = (
   channel: string,
 ) => boolean | Promise<boolean>;
 
-/** Options of `app.register(ssekit, options)`. */
-export interface SsekitOptions<Events extends EventMap = EventMap>
+/**
+ * Hears of errors raised after the stream started (the stream is already closed), with the
+ * request: `onError(error, request)`, as in @ssekit/express.
+ */
+export type SseErrorHandler = (error: unknown, request: FastifyRequest) => void;
+
+/** Options of `app.register(sse, options)`; the same keys as `sse(options)` in @ssekit/express. */
+export interface SseOptions<Events extends EventMap = EventMap>
   extends Omit<SseStreamOptions, 'onError'> {
   /** The hub that `reply.sse.subscribe()` and channel routes use. */
   hub?: Hub<Events>;
@@ -35,10 +42,16 @@ export interface SsekitOptions<Events extends EventMap = EventMap>
    * Errors after the stream started (a failing source, a failing `onGap` hook); the stream is
    * already closed. Default: `request.log.error`.
    */
-  onError?: (error: unknown, request: FastifyRequest) => void;
+  onError?: SseErrorHandler;
   /** Sent to every open stream when the app closes (`preClose`), before the stream ends. */
   finalEvent?: SseEventInit;
 }
+
+/**
+ * The former name of `SseOptions`.
+ * @deprecated Use `SseOptions`.
+ */
+export type SsekitOptions<Events extends EventMap = EventMap> = SseOptions<Events>;
 
 /** Per-subscription options, as in core's `hub.subscribe`. */
 export interface SseSubscribeOptions {
@@ -55,18 +68,37 @@ export type ChannelSource<Events extends EventMap = EventMap> =
   | ChannelList<Events>
   | ((request: FastifyRequest) => ChannelList<Events> | Promise<ChannelList<Events>>);
 
-/** The object form of the `sse` route option: ssekit serves these channels, no handler code. */
-export interface SseRouteConfig<Events extends EventMap = EventMap> extends SseSubscribeOptions {
-  channels: ChannelSource<Events>;
-  /** Heartbeat for this route, in ms; `false` disables it. Default: the plugin's. */
-  heartbeat?: number | false;
+/**
+ * Options of `channel(channels, options)`: the subscription options and overrides of the stream
+ * options for this route (e.g. `heartbeat`). The hub comes from `app.register(sse, { hub })`.
+ * The same keys as `channel()` in @ssekit/express.
+ */
+export interface SseChannelOptions<_Events extends EventMap = EventMap>
+  extends Omit<SseStreamOptions, 'onError'>,
+    SseSubscribeOptions {
+  /** Errors after the stream started, for this route. Default: the plugin's `onError`. */
+  onError?: SseErrorHandler;
 }
+
+/** The object form of the `sse` route option, as `channel()` builds it: the channels and their options. */
+export type SseChannelRouteConfig<Events extends EventMap = EventMap> =
+  SseChannelOptions<Events> & {
+    channels: ChannelSource<Events>;
+  };
+
+/**
+ * The former name of the object form of the `sse` route option.
+ * @deprecated Use `SseChannelOptions` for `channel()`'s options (the object form is `channel()`'s `sse`).
+ */
+export type SseRouteConfig<Events extends EventMap = EventMap> = SseChannelRouteConfig<Events>;
 
 /**
  * The `sse` route option. `true` marks a route whose own handler uses `reply.sse`; the object
  * form is what `channel()` returns, together with the handler that serves it.
  */
-export type SseRouteOption<Events extends EventMap = EventMap> = true | SseRouteConfig<Events>;
+export type SseRouteOption<Events extends EventMap = EventMap> =
+  | true
+  | SseChannelRouteConfig<Events>;
 
 /**
  * `reply.sse`: one client's event stream, created on first access; nothing is written until used.

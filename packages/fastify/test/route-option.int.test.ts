@@ -18,43 +18,44 @@ async function appWith(hub: Hub = createHub()): Promise<FastifyInstance> {
 
 describe('validation at registration', () => {
   it.each([
-    ['a string', 'yes', /expected true or \{ channels, \.\.\. \}, got "yes"/],
     [
-      'an empty channel list',
-      { channels: [] },
-      /"channels" must be a channel name, a non-empty array/,
+      'a string',
+      'yes',
+      /route GET \/bad: invalid "sse" route option: expected true or \{ channels, \.\.\. \}, got "yes"/,
     ],
-    [
-      'an empty channel name',
-      { channels: ['ok', ''] },
-      /"channels" must hold non-empty strings, got ""/,
-    ],
-    ['an unknown key', { channels: ['a'], replay: 5 }, /unknown key "replay"/],
     [
       'no channels',
       { heartbeat: 1000 },
-      /"channels" is required; for a route with its own handler use `sse: true`/,
+      /route GET \/bad: invalid "sse" route option: "channels" is required; for a route with its own handler use `sse: true`/,
     ],
+    // The rest are core's checks, the same as channel() in both adapters.
+    [
+      'an empty channel list',
+      { channels: [] },
+      /channels must be a non-empty name, a non-empty array/,
+    ],
+    ['an empty channel name', { channels: ['ok', ''] }, /channels must be a non-empty name/],
+    ['an unknown key', { channels: ['a'], replay: 5 }, /unknown option "replay"/],
     [
       'a bad heartbeat',
       { channels: ['a'], heartbeat: -1 },
-      /"heartbeat" must be a positive integer/,
+      /option "heartbeat" must be a positive integer/,
     ],
     [
       'a bad gapReplay',
       { channels: ['a'], gapReplay: 'all' },
-      /"gapReplay" must be "available" or "none"/,
+      /option "gapReplay" must be "available" or "none"/,
     ],
     [
       'a non-function authorize',
       { channels: ['a'], authorize: true },
-      /"authorize" must be a function/,
+      /option "authorize" must be a function/,
     ],
   ])('throws naming the route for %s', async (_label, option, message) => {
     const app = await appWith();
     const register = () => app.get('/bad', { sse: option as never }, async () => 'never served');
     expect(register).toThrow(TypeError);
-    expect(register).toThrow(/route GET \/bad: invalid "sse" route option/);
+    expect(register).toThrow(/^ssekit: route GET \/bad/);
     expect(register).toThrow(message);
   });
 
@@ -66,8 +67,11 @@ describe('validation at registration', () => {
   });
 
   it('channel() validates when the route is declared', () => {
-    expect(() => channel([])).toThrow(/channel\(\[\]\): invalid "sse" route option/);
-    expect(() => channel('a', { heartbeat: 0 })).toThrow(/"heartbeat" must be a positive integer/);
+    expect(() => channel([])).toThrow(/^ssekit: channel\(\[\]\): channels must be/);
+    expect(() => channel('a', { heartbeat: 0 })).toThrow(
+      /^ssekit: channel\("a"\): option "heartbeat" must be a positive integer/,
+    );
+    expect(() => channel('a', { replay: 5 } as never)).toThrow(/unknown option "replay"/);
   });
 });
 
