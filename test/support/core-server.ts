@@ -37,15 +37,17 @@ export async function startCoreServer(
       { request: req, hub },
     );
     streams.push(stream);
-    hub.subscribe(stream, channels, subscribeOptions).catch((error: unknown) => {
-      if (error instanceof SseRefusal) {
-        res.statusCode = error.status;
-        res.end();
-      } else {
-        res.statusCode = 500;
-        res.end(String(error));
-      }
-    });
+    hub
+      .subscribe(stream, channels, { request: req, ...subscribeOptions })
+      .catch((error: unknown) => {
+        if (error instanceof SseRefusal) {
+          res.statusCode = error.status;
+          res.end();
+        } else {
+          res.statusCode = 500;
+          res.end(String(error));
+        }
+      });
   });
   server.on('connection', (socket) => {
     sockets.add(socket);

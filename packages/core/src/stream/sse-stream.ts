@@ -2,7 +2,7 @@
  * One client's event stream: lazy headers, bounded queue, heartbeat, write timeout, and one
  * `close` with a reason. Adapters hand it Node's response; everything SSE happens here.
  */
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import {
   encodeComment,
   encodeEvent,
@@ -11,6 +11,8 @@ import {
   type SseEventInit,
 } from '../wire/encode.js';
 import { lastEventIdFrom, type RequestLike } from '../wire/last-event-id.js';
+import { sseHeaders } from './headers.js';
+import { type PipeOptions, pipeSource } from './pipe.js';
 import { joinTicker, leaveTicker, type Tickable } from './ticker.js';
 import { type SseTarget, type Transport, type TransportOwner, transportFor } from './transport.js';
 
@@ -64,11 +66,6 @@ export interface StreamTracker {
   track(stream: SseStream): void;
 }
 
-export interface PipeOptions<T> {
-  /** Turns a source value into an event. Default: the value is the event's data. */
-  map?: (value: T) => SseEventInit;
-}
-
 export const DEFAULT_HEARTBEAT_MS = 15_000;
 export const DEFAULT_MAX_QUEUE_BYTES = 1024 * 1024;
 export const DEFAULT_WRITE_TIMEOUT_MS = 30_000;
@@ -81,21 +78,7 @@ function defaultOnError(error: unknown): void {
   console.error('[ssekit] stream error:', error);
 }
 
-function sseHeaders(
-  isHttp1: boolean,
-  extra: Record<string, string> | undefined,
-): Record<string, string> {
-  const headers: Record<string, string> = {
-    'Content-Type': 'text/event-stream; charset=utf-8',
-    // no-transform also keeps the compression middleware off the stream.
-    'Cache-Control': 'no-cache, no-transform',
-    'X-Accel-Buffering': 'no',
-    ...extra,
-  };
-  // HTTP/2 forbids connection-specific headers.
-  if (isHttp1) headers.Connection = 'keep-alive';
-  return headers;
-}
+export type { PipeOptions };
 
 /** Hears the one `close`: a function, or an object (the hub), which costs no closure per stream. */
 export type CloseListener =
@@ -224,39 +207,13 @@ export class SseStream implements Tickable, TransportOwner {
    * client leaves. On leaving, iterators get `return()` and Readables are destroyed.
    * A failing source is reported through `onError` and closes the stream; pipe never rejects.
    */
-  async pipe<T>(source: AsyncIterable<T> | Readable, options: PipeOptions<T> = {}): Promise<void> {
-    const readable = source instanceof Readable ? source : undefined;
-    const iterator = (source as AsyncIterable<T>)[Symbol.asyncIterator]();
-    let done = false;
-    const stop = (): void => {
-      if (done) return;
-      done = true;
-      if (readable) readable.destroy();
-      // A generator parked on an await finishes once that await settles; don't wait for it.
-      else if (iterator.return) Promise.resolve(iterator.return()).catch(() => {});
-    };
-    const map =
-      options.map ??
-      ((value: T): SseEventInit => ({ data: Buffer.isBuffer(value) ? value.toString() : value }));
-    this.start();
-    try {
-      while (!this.closed) {
-        const step = await Promise.race([iterator.next(), this.whenClosed()]);
-        if (step === CLOSED || this.closed) break;
-        if (step.done) {
-          done = true;
-          break;
-        }
-        this.write(encodeEvent(map(step.value), this.options.serializer ?? jsonSerializer));
-        if (this.queued > 0 || this.waitingSince !== 0) await this.drained();
-      }
-    } catch (error) {
-      done = true;
-      // A source that rejects because the client left (an aborted read) is not an error.
-      if (!this.closed) this.fail(error);
-    } finally {
-      stop();
-    }
+  pipe<T>(source: AsyncIterable<T> | Readable, options: PipeOptions<T> = {}): Promise<void> {
+    return pipeSource(this, source, options);
+  }
+
+  /** The serializer for non-string data (the `serializer` option, else JSON). */
+  get serializer(): Serializer {
+    return this.options.serializer ?? jsonSerializer;
   }
 
   /** Resolves when the queue is empty again, or the stream closed. */
