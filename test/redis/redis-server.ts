@@ -72,6 +72,9 @@ function launch(
     'no',
     '--loglevel',
     'notice',
+    // A replica's first sync starts at once, not after the default 5 s wait for more replicas.
+    '--repl-diskless-sync-delay',
+    '0',
     ...(replicaOf === undefined ? [] : ['--replicaof', '127.0.0.1', String(replicaOf)]),
   ];
   const child = spawn(REDIS_SERVER, args, { stdio: ['ignore', 'pipe', 'pipe'] });

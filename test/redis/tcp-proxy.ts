@@ -1,7 +1,8 @@
 /**
- * A loopback TCP proxy that can be pointed at another Redis, as a failover behind a stable
- * address (Sentinel-aware DNS, a cloud endpoint) looks to clients: re-pointing drops every
- * connection, and new ones reach the new server.
+ * A loopback TCP proxy in front of a Redis. Pointed at another server it is a failover behind a
+ * stable address (Sentinel-aware DNS, a cloud endpoint): open connections drop, new ones reach
+ * the new server. Held, it is a replication link that falls behind: nothing more reaches the
+ * other side (SIGSTOP on a replica can't do that: the master's writes wait in its socket buffer).
  */
 import { once } from 'node:events';
 import { createConnection, createServer, type Socket } from 'node:net';
@@ -11,11 +12,14 @@ export interface TcpProxy {
   url: string;
   /** New connections go to `port`; open ones are dropped. */
   pointTo(port: number): void;
+  /** From now on, bytes from the server side are dropped instead of forwarded. */
+  hold(): void;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(target: number): Promise<TcpProxy> {
   let port = target;
+  let held = false;
   const open = new Set<Socket>();
   const server = createServer((client) => {
     const upstream = createConnection({ host: '127.0.0.1', port });
@@ -29,8 +33,10 @@ export async function startTcpProxy(target: number): Promise<TcpProxy> {
     };
     client.on('error', drop).on('close', drop);
     upstream.on('error', drop).on('close', drop);
-    client.pipe(upstream);
-    upstream.pipe(client);
+    client.on('data', (chunk: Buffer) => upstream.write(chunk));
+    upstream.on('data', (chunk: Buffer) => {
+      if (!held) client.write(chunk);
+    });
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -45,7 +51,11 @@ export async function startTcpProxy(target: number): Promise<TcpProxy> {
     url: `redis://127.0.0.1:${address.port}`,
     pointTo(next) {
       port = next;
+      held = false;
       dropAll();
+    },
+    hold() {
+      held = true;
     },
     async close() {
       dropAll();
