@@ -1,6 +1,6 @@
 /** Statuses, headers and error routing, through supertest, on Express 5 and 4. */
 
-import { createHub, SseRefusal, sse } from '@ssekit/express';
+import { channel, createHub, SseRefusal, sse } from '@ssekit/express';
 import type { ErrorRequestHandler, Express } from 'express';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
@@ -193,5 +193,30 @@ describe.each(flavours)('$name', ({ create, router }) => {
     const res = await request(app).get('/api/events').buffer(true);
     expect(res.headers['x-route']).toBe('api');
     expect(res.text).toBe('retry: 200\n\ndata: done\n\n');
+  });
+});
+
+describe('options are checked where they are declared', () => {
+  it('sse() throws a TypeError naming a bad or unknown option', () => {
+    expect(() => sse({ heartbeat: '5s' as never })).toThrow(
+      /^ssekit: sse\(\): option "heartbeat" must be/,
+    );
+    expect(() => sse({ hub: {} as never })).toThrow(/option "hub" must be a hub/);
+    expect(() => sse({ replay: true } as never)).toThrow(/unknown option "replay"/);
+  });
+
+  it('channel() checks its channels and options; the hub belongs to sse()', () => {
+    expect(() => channel([])).toThrow(/^ssekit: channel\(\[\]\): channels must be/);
+    expect(() => channel('a', { gapReplay: 'all' as never })).toThrow(
+      /^ssekit: channel\("a"\): option "gapReplay" must be "available" or "none"/,
+    );
+    expect(() => channel('a', { hub: createHub() } as never)).toThrow(/unknown option "hub"/);
+    expect(() => channel('a', { heartbeat: 1000, retry: 10, gapReplay: 'none' })).not.toThrow();
+  });
+
+  it('sse.channel(), the former name, still takes a hub', () => {
+    expect(() => sse.channel('a', { hub: createHub() })).not.toThrow();
+    expect(() => sse.channel('a', { hub: 'hub' as never })).toThrow(/option "hub" must be a hub/);
+    expect(() => sse.channel('', {})).toThrow(/channels must be/);
   });
 });

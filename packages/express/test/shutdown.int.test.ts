@@ -1,7 +1,7 @@
 /** Graceful shutdown: hub.close() ends every stream, so server.close() completes with clients connected. */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createHub, sse } from '@ssekit/express';
+import { channel, createHub, sse } from '@ssekit/express';
 import { describe, expect, it } from 'vitest';
 import { flavours } from './support/flavours.js';
 import { Client, deferred } from './support/net.js';
@@ -55,5 +55,56 @@ describe.each(flavours)('$name', ({ create }) => {
       for (const client of clients) client.close();
       server.closeAllConnections();
     }
+  });
+
+  it('middleware.close() ends the streams it served after finalEvent, so server.close() completes', async () => {
+    const hub = createHub();
+    const app = create();
+    const middleware = sse({
+      hub,
+      retry: 60_000,
+      heartbeat: false,
+      finalEvent: { event: 'bye', data: 'restarting' },
+    });
+    app.use(middleware);
+    app.get('/channel', channel('news'));
+    app.get('/manual', (_req, res) => {
+      res.sse.send('hello');
+    });
+    const server = createServer(app);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const clients = ['/channel', '/manual'].map(
+      (path) => new Client(`${base}${path}`, ['message', 'bye']),
+    );
+    try {
+      await Promise.all(clients.map((c) => c.opened));
+      await hub.publish('news', 'live');
+      await Promise.all(clients.map((c) => c.count(1)));
+
+      middleware.close();
+      const finals = await Promise.all(clients.map((c) => c.count(2)));
+      expect(finals.map((received) => `${received[1]!.type}:${received[1]!.data}`)).toEqual([
+        'bye:restarting',
+        'bye:restarting',
+      ]);
+      // A stream that starts after close() ends at once, with the final event.
+      const late = await fetch(`${base}/manual`);
+      expect(await late.text()).toBe(
+        'retry: 60000\n\ndata: hello\n\nevent: bye\ndata: restarting\n\n',
+      );
+      const closed = deferred<Error | undefined>();
+      server.close((error) => closed.resolve(error));
+      expect(await closed.promise).toBeUndefined();
+    } finally {
+      for (const client of clients) client.close();
+      server.closeAllConnections();
+      await hub.close();
+    }
+  });
+
+  it('checks finalEvent when sse() is called, not at shutdown', () => {
+    expect(() => sse({ finalEvent: { id: 'bad\nid' } })).toThrow(TypeError);
+    expect(() => sse({ finalEvent: { id: 'bad\nid' } })).toThrow(/finalEvent/);
   });
 });

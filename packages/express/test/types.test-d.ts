@@ -1,6 +1,15 @@
 import type { IncomingMessage } from 'node:http';
 import { createHub, type EventMap, type Hub } from '@ssekit/core';
-import { type EventsOf, type RegisteredEvents, type SseResponse, sse } from '@ssekit/express';
+import {
+  channel,
+  type EventsOf,
+  type Register,
+  type RegisteredEvents,
+  type SseAppMiddleware,
+  type SseResponse,
+  type SseResponseFor,
+  sse,
+} from '@ssekit/express';
 import express5, { type Request as Request5, type Response as Response5 } from 'express';
 import express4, { type Request as Request4, type Response as Response4 } from 'express4';
 import { describe, expectTypeOf, it } from 'vitest';
@@ -13,6 +22,18 @@ type Events = { prices: Price; news: string };
 const hub = createHub<Events>();
 
 describe('res.sse through module augmentation', () => {
+  it('follows Register: optional until the app declares sse() mounted', () => {
+    expectTypeOf<Response5['sse']>().toEqualTypeOf<SseResponseFor<Register>>();
+    expectTypeOf<Response4['sse']>().toEqualTypeOf<SseResponseFor<Register>>();
+    expectTypeOf<SseResponseFor<{}>>().toEqualTypeOf<SseResponse | undefined>();
+    expectTypeOf<SseResponseFor<{ registered: true }>>().toEqualTypeOf<SseResponse<EventMap>>();
+    expectTypeOf<SseResponseFor<{ hub: Hub<Events> }>>().toEqualTypeOf<SseResponse<Events>>();
+    expectTypeOf<SseResponseFor<{ events: Events }>>().toEqualTypeOf<SseResponse<Events>>();
+    // The tests declare `Register { registered: true }` (test/support/register.ts); what an app
+    // that declares nothing sees is checked in types-opt-in.unit.test.ts.
+    expectTypeOf<Response5['sse']>().toEqualTypeOf<SseResponse<RegisteredEvents>>();
+  });
+
   it('is typed on Express 5 responses', () => {
     expectTypeOf<Response5['sse']>().toEqualTypeOf<SseResponse<RegisteredEvents>>();
     const app = express5();
@@ -56,7 +77,19 @@ describe('typed hub events', () => {
     typed.subscribe('weather');
   });
 
-  it('limits sse.channel() names to the hub channels', () => {
+  it('limits channel() names to the registered or given event map', () => {
+    channel<Events>('prices');
+    channel<Events>(['prices', 'news']);
+    channel<Events>(() => ['news']);
+    // @ts-expect-error: not a channel of Events
+    channel<Events>('weather');
+    // @ts-expect-error: computed names are checked too
+    channel<Events>(() => ['weather']);
+    // @ts-expect-error: the hub is named in sse({ hub }), not per channel route
+    channel('prices', { hub });
+  });
+
+  it('limits sse.channel() (the former name, which takes a hub) names to the hub channels', () => {
     sse.channel('prices', { hub });
     sse.channel(['prices', 'news'], { hub });
     sse.channel(() => ['news'], { hub });
@@ -103,6 +136,16 @@ describe('middleware fits Express 4 and 5 routes', () => {
     sse.channel((req: Request5<{ id: string }>) => [`room:${req.params.id}`]);
     sse.channel((req: Request4<{ id: string }>) => [`room:${req.params.id}`]);
     sse.channel((req: IncomingMessage) => [String(req.headers['x-room'])]);
+  });
+
+  it('returns a middleware with close() from sse()', () => {
+    const middleware = sse({ hub, finalEvent: { event: 'bye', data: '' } });
+    expectTypeOf(middleware).toEqualTypeOf<SseAppMiddleware>();
+    expectTypeOf(middleware.close).toEqualTypeOf<() => void>();
+    express5().use(middleware);
+    express4().use(middleware);
+    // @ts-expect-error finalEvent is an event
+    sse({ finalEvent: 'bye' });
   });
 
   it('types onError with the request and response', () => {

@@ -1,5 +1,6 @@
 /** The `sse` route option and `channel()`: validation at registration, refusals, and the lifecycle before the stream starts. */
-import { channel, createHub, type Hub, ssekit } from '@ssekit/fastify';
+import type { AddressInfo } from 'node:net';
+import { channel, createHub, type Hub, sse, ssekit } from '@ssekit/fastify';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 
@@ -266,5 +267,27 @@ describe('routes the onRoute hook does not see', () => {
     expect(res.json().message).toMatch(
       /GET \/orphan is served by ssekit, but the plugin is not registered in this route's context, and 2 other contexts/,
     );
+  });
+});
+
+describe('channel() options', () => {
+  it('override the plugin stream options for that route only', async () => {
+    const app = Fastify();
+    apps.push(app);
+    await app.register(sse, { hub: createHub(), retry: 100, heartbeat: false });
+    app.get('/plain', channel('a'));
+    app.get('/tuned', channel('a', { retry: 200, headers: { 'x-route': 'tuned' } }));
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+    const first = async (path: string): Promise<[string | null, string]> => {
+      const controller = new AbortController();
+      const response = await fetch(`${base}${path}`, { signal: controller.signal });
+      const reader = response.body!.getReader();
+      const { value } = await reader.read();
+      controller.abort();
+      return [response.headers.get('x-route'), Buffer.from(value!).toString()];
+    };
+    expect(await first('/plain')).toEqual([null, 'retry: 100\n\n']);
+    expect(await first('/tuned')).toEqual(['tuned', 'retry: 200\n\n']);
   });
 });
