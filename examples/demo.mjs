@@ -9,7 +9,7 @@
  */
 import { createServer } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import { ssekit } from '@ssekit/fastify';
+import { sse } from '@ssekit/fastify';
 import express from 'express';
 import Fastify from 'fastify';
 import { createTokensApp } from './ai-tokens/express.mjs';
@@ -55,7 +55,7 @@ const app = Fastify({
   forceCloseConnections: true,
   serverFactory: (handler) => createServer(dispatch(handler)),
 });
-await app.register(ssekit, { hub });
+await app.register(sse, { hub });
 await app.register(tickerRoutes, { prefix: '/fastify/stock-ticker' });
 await app.register(tokensRoutes, { prefix: '/fastify/ai-tokens' });
 

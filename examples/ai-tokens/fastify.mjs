@@ -6,7 +6,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { ssekit } from '@ssekit/fastify';
+import { sse } from '@ssekit/fastify';
 import Fastify from 'fastify';
 import { closeOnSignals, createExampleHub, isMain, listenAddress } from '../hub.mjs';
 import { createFakeModel } from './fake-model.mjs';
@@ -39,13 +39,13 @@ export async function tokensRoutes(app, { model = createFakeModel() } = {}) {
 
 /**
  * @param {{ hub?: import('@ssekit/core').Hub, model?: ReturnType<typeof createFakeModel>,
- *   stream?: import('@ssekit/core').SseStreamOptions }} [options]
+ *   stream?: import('@ssekit/fastify').SseOptions }} [options]
  *   `hub` is optional: given, `hub.close()` also ends answers in progress.
  */
 export async function createTokensApp({ hub, model, stream = {} } = {}) {
   // On close, also drop the browser's idle and pre-opened sockets, so the process exits at once.
   const app = Fastify({ forceCloseConnections: true });
-  await app.register(ssekit, { hub, ...stream });
+  await app.register(sse, { hub, ...stream });
   await app.register(tokensRoutes, { model });
   return app;
 }

@@ -4,7 +4,7 @@
  *   node examples/stock-ticker/express.mjs      (after `pnpm build`; PORT, HOST)
  */
 import { fileURLToPath } from 'node:url';
-import { sse } from '@ssekit/express';
+import { channel, sse } from '@ssekit/express';
 import express from 'express';
 import { closeOnSignals, createExampleHub, isMain, listenAddress } from '../hub.mjs';
 import { startPriceFeed } from './prices.mjs';
@@ -20,7 +20,7 @@ export function createTickerApp({ hub, stream = {} }) {
   app.use(sse({ hub, ...stream }));
   app.get('/', (_req, res) => res.sendFile(PAGE));
   // Replays from the browser's Last-Event-ID, then streams live prices.
-  app.get('/prices', sse.channel('prices'));
+  app.get('/prices', channel('prices'));
   return app;
 }
 

@@ -6,7 +6,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { channel, ssekit } from '@ssekit/fastify';
+import { channel, sse } from '@ssekit/fastify';
 import Fastify from 'fastify';
 import { closeOnSignals, createExampleHub, isMain, listenAddress } from '../hub.mjs';
 import { startPriceFeed } from './prices.mjs';
@@ -23,13 +23,13 @@ export async function tickerRoutes(app) {
 }
 
 /**
- * @param {{ hub: import('@ssekit/core').Hub, stream?: import('@ssekit/core').SseStreamOptions }} options
+ * @param {{ hub: import('@ssekit/core').Hub, stream?: import('@ssekit/fastify').SseOptions }} options
  *   `stream`: stream options such as `retry` or `heartbeat`.
  */
 export async function createTickerApp({ hub, stream = {} }) {
   // On close, also drop the browser's idle and pre-opened sockets, so the process exits at once.
   const app = Fastify({ forceCloseConnections: true });
-  await app.register(ssekit, { hub, ...stream });
+  await app.register(sse, { hub, ...stream });
   await app.register(tickerRoutes);
   return app;
 }
