@@ -124,6 +124,7 @@ describeExample('stock ticker on %s', (flavour, session) => {
         lastEventId: lastSeen,
         oldestId: kept[0],
         channels: ['prices'],
+        byChannel: { prices: { reason: 'evicted', oldestId: kept[0] } },
         replay: 'available',
       },
     ]);

@@ -24,13 +24,7 @@ export type {
   PublishOptions,
   SubscribeOptions,
 } from './hub/types.js';
-// Transitional: the adapters move to '@ssekit/core/adapter' (these go from this face then).
-export {
-  checkAdapterOptions,
-  checkChannelList,
-  checkChannelOptions,
-} from './session/options.js';
-export { defineSession, type SessionRouting, SseSession } from './session/session.js';
+export { SseSession } from './session/session.js';
 export { MemoryStore, type MemoryStoreOptions, memoryStore } from './store/memory-store.js';
 export { DEFAULT_MAX_BYTES, DEFAULT_MAX_EVENTS, type ReplayLimits } from './store/replay-buffer.js';
 export type { ChannelGap, EventStore, GapReason, StoreStats } from './store/store.js';

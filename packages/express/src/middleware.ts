@@ -4,15 +4,8 @@
  * checks as @ssekit/fastify; every option is validated here, when the app is wired.
  */
 import type { IncomingMessage } from 'node:http';
-import {
-  type Authorize,
-  checkAdapterOptions,
-  checkChannelList,
-  checkChannelOptions,
-  type EventMap,
-  encodeEvent,
-  type Hub,
-} from '@ssekit/core';
+import { type Authorize, type EventMap, encodeEvent, type Hub } from '@ssekit/core';
+import { checkAdapterOptions, checkChannelList, checkChannelOptions } from '@ssekit/core/adapter';
 import { configure, install, OpenStreams } from './sse-response.js';
 import type {
   ChannelList,

@@ -7,12 +7,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   type EventMap,
   type Hub,
-  type SessionRouting,
   SseSession,
   SseStream,
   type SseStreamContext,
   type SseStreamOptions,
 } from '@ssekit/core';
+import type { SessionRouting } from '@ssekit/core/adapter';
 import type { SseErrorHandler, SseNext, SseResponse } from './types.js';
 
 const STATE = Symbol('ssekit.express');

@@ -3,7 +3,8 @@
  * `preClose` hook that ends open streams so `app.close()` never waits on a connected client.
  */
 import type { Http2Session } from 'node:http2';
-import { checkAdapterOptions, type EventMap, encodeEvent } from '@ssekit/core';
+import { type EventMap, encodeEvent } from '@ssekit/core';
+import { checkAdapterOptions } from '@ssekit/core/adapter';
 import type { FastifyInstance, FastifyReply, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import { createReplySse, OpenStreams, type PluginState, REPLY_SSE } from './reply-sse.js';

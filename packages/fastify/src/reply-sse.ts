@@ -6,16 +6,15 @@ import type { ServerResponse } from 'node:http';
 import type { Http2ServerResponse, Http2Session } from 'node:http2';
 import type { Readable } from 'node:stream';
 import {
-  defineSession,
   type EventMap,
   type Hub,
   type PipeOptions,
-  type SessionRouting,
   SseSession,
   SseStream,
   type SseStreamContext,
   type SseStreamOptions,
 } from '@ssekit/core';
+import { defineSession, type SessionRouting } from '@ssekit/core/adapter';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ChannelList, ReplySse, SseErrorHandler, SseSubscribeOptions } from './types.js';
 

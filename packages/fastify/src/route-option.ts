@@ -2,7 +2,8 @@
  * The `sse` route option: validated when the route is registered, and `channel()`, which
  * returns the option together with the handler that serves it.
  */
-import { checkChannelList, checkChannelOptions, type EventMap } from '@ssekit/core';
+import type { EventMap } from '@ssekit/core';
+import { checkChannelList, checkChannelOptions } from '@ssekit/core/adapter';
 import type { FastifyReply, FastifyRequest, RawServerBase, RouteGenericInterface } from 'fastify';
 import { createReplySse, type PluginState, REPLY_SSE, type RouteSettings } from './reply-sse.js';
 import type {
