@@ -1,6 +1,9 @@
 /**
  * The hub: named channels, one id sequence across all of them, encode-once publish, per-tick
  * coalesced fan-out, and exact resume from Last-Event-ID.
+ *
+ * Longer than most files: `subscribe` (the replay/gap/backlog handover) and `flush` (the fan-out)
+ * share the per-channel state and the subscription's handover fields, and read best side by side.
  */
 
 import { AlreadySubscribedError, HubClosedError, SseRefusal } from '../errors.js';

@@ -1,6 +1,9 @@
 /**
  * One client's event stream: lazy headers, bounded queue, heartbeat, write timeout, and one
  * `close` with a reason. Adapters hand it Node's response; everything SSE happens here.
+ *
+ * Longer than most files: the write path, the queue, drain, the ticker and closing all change the
+ * same few fields, which stay private to one class so an idle connection costs one object.
  */
 import type { Readable } from 'node:stream';
 import {
