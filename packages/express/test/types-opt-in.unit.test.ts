@@ -4,44 +4,11 @@
  * The same contract as `reply.sse` in @ssekit/fastify.
  */
 import { fileURLToPath } from 'node:url';
-import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
+import { userDiagnostics } from '../../../test/support/type-check.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
-const root = fileURLToPath(new URL('../../../', import.meta.url));
-const userFile = `${here}virtual-user-app.ts`;
-
-function diagnostics(source: string): string[] {
-  const options: ts.CompilerOptions = {
-    strict: true,
-    noEmit: true,
-    skipLibCheck: true,
-    target: ts.ScriptTarget.ES2022,
-    module: ts.ModuleKind.NodeNext,
-    moduleResolution: ts.ModuleResolutionKind.NodeNext,
-    types: ['node'],
-    typeRoots: [`${root}node_modules/@types`],
-    paths: {
-      '@ssekit/core': [`${root}packages/core/src/index.ts`],
-      '@ssekit/express': [`${root}packages/express/src/index.ts`],
-    },
-  };
-  const host = ts.createCompilerHost(options);
-  const getSourceFile = host.getSourceFile.bind(host);
-  const fileExists = host.fileExists.bind(host);
-  const readFile = host.readFile.bind(host);
-  host.getSourceFile = (name, version, ...rest) =>
-    name === userFile
-      ? ts.createSourceFile(name, source, version)
-      : getSourceFile(name, version, ...rest);
-  host.fileExists = (name) => name === userFile || fileExists(name);
-  host.readFile = (name) => (name === userFile ? source : readFile(name));
-  const program = ts.createProgram([userFile], options, host);
-  return ts
-    .getPreEmitDiagnostics(program)
-    .filter((d) => d.file?.fileName === userFile)
-    .map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
-}
+const diagnostics = (source: string): string[] => userDiagnostics(here, source);
 
 const handler = `
 import express from 'express';
