@@ -17,6 +17,14 @@ const alias = {
   '@ssekit/express': src('express'),
   '@ssekit/fastify': src('fastify'),
   '@ssekit/redis': src('redis'),
+  // Shared test support (private, not built): subpaths first, as above.
+  '@ssekit/test-support/express': fileURLToPath(
+    new URL('./packages/test-support/src/express.ts', import.meta.url),
+  ),
+  '@ssekit/test-support/type-check': fileURLToPath(
+    new URL('./packages/test-support/src/type-check.ts', import.meta.url),
+  ),
+  '@ssekit/test-support': src('test-support'),
 };
 
 export default defineConfig({
@@ -34,6 +42,8 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['packages/*/test/**/*.int.test.ts', 'test/**/*.int.test.ts'],
+          // Memory tests measure the heap after a forced collection.
+          execArgv: ['--expose-gc'],
           testTimeout: 30_000,
           hookTimeout: 30_000,
         },

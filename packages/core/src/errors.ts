@@ -16,12 +16,12 @@ export class SsekitError extends Error {
 /**
  * A subscription refused before the stream started; adapters answer with `status`:
  * 204 (channel closed: the browser stops), 400 (a bad channel name from the request),
- * 403 (not authorized).
+ * 403 (not authorized), 404 (no run with that key).
  */
 export class SseRefusal extends SsekitError {
-  readonly status: 204 | 400 | 403;
+  readonly status: 204 | 400 | 403 | 404;
   readonly channel: string;
-  constructor(status: 204 | 400 | 403, channel: string, message?: string) {
+  constructor(status: 204 | 400 | 403 | 404, channel: string, message?: string) {
     super(
       'SSEKIT_REFUSED',
       message ??

@@ -11,6 +11,16 @@ export {
   StoreUnavailableError,
 } from './errors.js';
 export { createHub, type EventsOf, Hub } from './hub/hub.js';
+export {
+  type FollowOptions,
+  RUN_START_EVENT,
+  RUN_TERMINAL_EVENTS,
+  RunExistsError,
+  type RunHandle,
+  type RunOptions,
+  type RunSource,
+  runChannel,
+} from './hub/runs.js';
 export type {
   Authorize,
   ChannelOf,
@@ -27,6 +37,7 @@ export type {
 export { SseSession } from './session/session.js';
 export { MemoryStore, type MemoryStoreOptions, memoryStore } from './store/memory-store.js';
 export { DEFAULT_MAX_BYTES, DEFAULT_MAX_EVENTS, type ReplayLimits } from './store/replay-buffer.js';
+export type { RunRecord, RunStatus } from './store/runs.js';
 export type { ChannelGap, EventStore, GapReason, StoreStats } from './store/store.js';
 export {
   type CloseReason,

@@ -8,25 +8,20 @@
 
 import { AlreadySubscribedError, HubClosedError, SseRefusal } from '../errors.js';
 import { MemoryStore } from '../store/memory-store.js';
-import type { ReplayLimits, StoredEvent } from '../store/replay-buffer.js';
-import type {
-  ChannelGap,
-  EventStore,
-  GapReason,
-  ReplayResult,
-  StoreStats,
-} from '../store/store.js';
+import type { StoredEvent } from '../store/replay-buffer.js';
+import type { RunRecord } from '../store/runs.js';
+import type { ChannelGap, EventStore, ReplayResult } from '../store/store.js';
 import type { CloseReason, SseStream } from '../stream/sse-stream.js';
-import {
-  encodeEvent,
-  encodeEventBody,
-  jsonSerializer,
-  type Serializer,
-  type SseEventInit,
-} from '../wire/encode.js';
-import type { RequestLike } from '../wire/last-event-id.js';
+import { encodeEvent, encodeEventBody, jsonSerializer } from '../wire/encode.js';
 import { assertChannel, channelNames } from './channel-names.js';
 import { joinPieces, writeAll } from './pieces.js';
+import {
+  type FollowOptions,
+  type RunHandle,
+  type RunOptions,
+  type RunSource,
+  Runs,
+} from './runs.js';
 import { ChannelState, Subscription } from './subscription.js';
 import type {
   ChannelOf,
@@ -70,11 +65,21 @@ export class Hub<Events extends EventMap = EventMap> {
     droppedForOverflow: 0,
   };
 
+  /** Resumable runs (AI token streams) produced or followed through this hub. */
+  private readonly runs: Runs;
+
   constructor(options: HubOptions = {}) {
     // Checked here, not on the first gap signal of a live stream.
     if (options.gap?.event !== undefined) encodeEvent({ event: options.gap.event });
     this.options = options;
     this.store = options.store ?? new MemoryStore(options.replay);
+    this.runs = new Runs({
+      store: this.store,
+      publishRaw: (channel, data, event) =>
+        this.publish(channel as ChannelOf<Events>, data as Events[ChannelOf<Events>], { event }),
+      subscribe: (stream, channel, options) =>
+        this.subscribe(stream, channel as ChannelOf<Events>, options),
+    });
   }
 
   /**
@@ -142,7 +147,8 @@ export class Hub<Events extends EventMap = EventMap> {
       return;
     }
     this.track(stream);
-    const sub = new Subscription(this, stream, names, options.filter);
+    const end = options.endOn ? { on: new Set(options.endOn), frame: options.endFrame } : undefined;
+    const sub = new Subscription(this, stream, names, options.filter, end);
     stream.onClose(sub);
     let result: ReplayResult;
     const lastEventId = options.lastEventId ?? stream.lastEventId;
@@ -167,7 +173,7 @@ export class Hub<Events extends EventMap = EventMap> {
     } else if (lastEventId !== undefined) {
       this.counters.replaysServed++;
     }
-    const wanted = replay.filter((e) => !sub.filter || sub.wants(e));
+    const { frames: wanted, ends } = sub.cut(replay.filter((e) => !sub.filter || sub.wants(e)));
     // Paced by the client's reads: a long replay never sits in memory beyond one piece.
     for (const piece of joinPieces(wanted)) {
       stream.write(piece);
@@ -175,6 +181,10 @@ export class Hub<Events extends EventMap = EventMap> {
       if (stream.closed) return;
     }
     this.counters.framesWritten += wanted.length;
+    if (ends) {
+      stream.close();
+      return;
+    }
     sub.skipUpTo = replay.length > 0 ? replay[replay.length - 1]!.seq : result.headSeq;
     // A store may deliver a channel it just started reading after newer events of others.
     const backlog = sub.backlog.filter((e) => sub.wants(e)).sort((a, b) => a.seq - b.seq);
@@ -218,6 +228,36 @@ export class Hub<Events extends EventMap = EventMap> {
     return !stream.closed;
   }
 
+  /**
+   * Starts a resumable run: `source` (an async iterable or Readable, or a function of the run's
+   * AbortSignal that returns one) is consumed under a key, independently of any connection; each
+   * value becomes an event on the run's channel. Followers attach with `followRun`. Rejects with
+   * `RunExistsError` when the key is running or still retained.
+   */
+  startRun<T>(source: RunSource<T>, options?: RunOptions<T>): Promise<RunHandle> {
+    if (this.closing) return Promise.reject(new HubClosedError());
+    return this.runs.start(source, options);
+  }
+
+  /**
+   * Attaches a stream to a run: replays from its Last-Event-ID (or from the start), follows live,
+   * and ends after one terminal event (`done`, `error`, `stopped`; or `data: [DONE]`). Refuses an
+   * unknown key with 404 and an expired run with 204, before any header.
+   */
+  followRun(stream: SseStream, key: string, options?: FollowOptions): Promise<void> {
+    return this.runs.follow(stream, key, options);
+  }
+
+  /** Stops a run wherever it runs (through the store). False when no such run is running. */
+  stopRun(key: string): Promise<boolean> {
+    return this.runs.stop(key);
+  }
+
+  /** A run's state, or null when the key is unknown (or forgotten). */
+  runStatus(key: string): Promise<RunRecord | null> {
+    return this.runs.status(key);
+  }
+
   /** Closes a channel for good: its clients' streams end, and their next connect gets 204. */
   async closeChannel(channel: ChannelOf<Events>, options: CloseOptions = {}): Promise<void> {
     this.flush();
@@ -257,6 +297,7 @@ export class Hub<Events extends EventMap = EventMap> {
       this.closing = true;
       this.finalFrame = final;
     }
+    this.runs.close();
     this.flush();
     for (const stream of [...this.streams]) stream.shutdown(this.finalFrame);
     await this.store.close();
@@ -292,6 +333,7 @@ export class Hub<Events extends EventMap = EventMap> {
       channels: store.channels,
       bufferedEvents: store.bufferedEvents,
       bufferedBytes: store.bufferedBytes,
+      runs: this.runs.running,
       ...this.counters,
       store,
     };
@@ -398,7 +440,9 @@ export class Hub<Events extends EventMap = EventMap> {
   }
 
   private writeEvents(sub: Subscription, events: StoredEvent[]): void {
-    if (writeAll(sub.stream, joinPieces(events))) this.counters.framesWritten += events.length;
+    const { frames, ends } = sub.cut(events);
+    if (writeAll(sub.stream, joinPieces(frames))) this.counters.framesWritten += frames.length;
+    if (ends) sub.stream.close();
   }
 }
 

@@ -70,6 +70,10 @@ export interface SubscribeOptions {
   authorize?: Authorize;
   /** Overrides the hub's gap replay policy for this subscription. */
   gapReplay?: 'available' | 'none';
+  /** Ends the stream right after the first event of one of these types (e.g. a run's `done`). */
+  endOn?: readonly string[];
+  /** Written instead of that event (e.g. `data: [DONE]`); default: the event itself. */
+  endFrame?: Buffer;
 }
 
 export interface PublishOptions {
@@ -87,6 +91,8 @@ export interface HubStats {
   channels: number;
   bufferedEvents: number;
   bufferedBytes: number;
+  /** Runs this process is producing. */
+  runs: number;
   eventsPublished: number;
   framesWritten: number;
   replaysServed: number;

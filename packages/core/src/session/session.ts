@@ -7,6 +7,13 @@
 import type { Readable } from 'node:stream';
 import { SseRefusal, StoreUnavailableError } from '../errors.js';
 import type { Hub } from '../hub/hub.js';
+import {
+  type FollowOptions,
+  RUN_START_EVENT,
+  type RunHandle,
+  type RunOptions,
+  type RunSource,
+} from '../hub/runs.js';
 import type { ChannelOf, EventMap, SubscribeOptions } from '../hub/types.js';
 import type { CloseReason, PipeOptions, SseStream } from '../stream/sse-stream.js';
 import type { SseEventInit } from '../wire/encode.js';
@@ -50,6 +57,12 @@ function logUnavailable(error: StoreUnavailableError, routing: SessionRouting): 
   const line = `[ssekit] store unavailable; subscribers are told to retry later${more}: ${error.message}`;
   if (routing.warn) routing.warn(line);
   else console.warn(line);
+}
+
+function requireHub(hub: Hub<EventMap> | undefined): Hub<EventMap> {
+  if (!hub)
+    throw new TypeError('ssekit: this needs a hub: sse({ hub }) or app.register(sse, { hub })');
+  return hub;
 }
 
 /** A retry delay spread over [0.5, 1.5) x `base`, so clients sent away together don't return together. */
@@ -118,11 +131,7 @@ export class SseSession<Events extends EventMap = EventMap> {
     const stream = this[STREAM];
     const { hub, request } = this[ROUTING];
     try {
-      if (!hub)
-        throw new TypeError(
-          'ssekit: subscribe() needs a hub: sse({ hub }) or app.register(sse, { hub })',
-        );
-      await hub.subscribe(stream, channels, {
+      await requireHub(hub).subscribe(stream, channels, {
         lastEventId: stream.lastEventId,
         ...(request ? { request } : {}),
         ...options,
@@ -132,6 +141,55 @@ export class SseSession<Events extends EventMap = EventMap> {
       return false;
     }
     return stream.started && !stream.closed;
+  }
+
+  /**
+   * Follows a resumable run (`hub.startRun`): replays from the request's Last-Event-ID (or from
+   * the start), follows live, and ends after the terminal event. Resolves true once live, false
+   * when refused (404 unknown key, 204 ended) or the client left. Never rejects.
+   */
+  async followRun(key: string, options?: FollowOptions): Promise<boolean> {
+    if (this[REFUSED]) return false;
+    const stream = this[STREAM];
+    const { hub, request } = this[ROUTING];
+    try {
+      await requireHub(hub).followRun(stream, key, {
+        ...(request ? { request } : {}),
+        ...options,
+      });
+    } catch (error) {
+      this.fail(error);
+      return false;
+    }
+    return stream.started && !stream.closed;
+  }
+
+  /**
+   * Starts a resumable run from `source` and follows it on this response (the "POST answers
+   * with the stream" shape): the run's key goes out as the `SSE-Run-Key` header and as a first
+   * `ssekit-run` event (`{ "key": ... }`, without an id), so a client that loses the connection
+   * resumes with `GET .../:key` and its Last-Event-ID. Resolves the run's handle, or undefined
+   * when it could not start (the error went the framework's way). Never rejects.
+   */
+  async startRun<T>(
+    source: RunSource<T>,
+    options?: RunOptions<T> & FollowOptions,
+  ): Promise<RunHandle | undefined> {
+    if (this[REFUSED]) return undefined;
+    const stream = this[STREAM];
+    let run: RunHandle;
+    try {
+      run = await requireHub(this[ROUTING].hub).startRun(source, options);
+      stream.setHeader('SSE-Run-Key', run.key);
+    } catch (error) {
+      this.fail(error);
+      return undefined;
+    }
+    stream.send(JSON.stringify({ key: run.key }), { event: RUN_START_EVENT });
+    await this.followRun(run.key, {
+      ...(options?.terminator ? { terminator: options.terminator } : {}),
+    });
+    return run;
   }
 
   /**

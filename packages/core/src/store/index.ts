@@ -5,6 +5,7 @@ export {
   StoreUnavailableError,
 } from '../errors.js';
 export { type EventPosition, formatEventId, newEpoch, parseEventId } from '../wire/event-id.js';
+export { MemoryRunStore, type RunHistory } from './memory-runs.js';
 export { MemoryStore, type MemoryStoreOptions, memoryStore, mergeBySeq } from './memory-store.js';
 export {
   DEFAULT_MAX_BYTES,
@@ -13,6 +14,7 @@ export {
   type ReplayLimits,
   type StoredEvent,
 } from './replay-buffer.js';
+export type { RunClaim, RunRecord, RunStatus, RunStore } from './runs.js';
 export type {
   ChannelGap,
   EventStore,
@@ -21,3 +23,4 @@ export type {
   StoreListener,
   StoreStats,
 } from './store.js';
+export { STORED_FRAME_OVERHEAD, storedFrame, storedFrameBytes } from './stored-frame.js';

@@ -1,6 +1,7 @@
 /** The embedded default store: per-channel replay buffers in this process's memory. */
 import { ChannelClosedError } from '../errors.js';
 import { formatEventId, newEpoch, parseEventId } from '../wire/event-id.js';
+import { MemoryRunStore } from './memory-runs.js';
 import {
   DEFAULT_MAX_EVENTS,
   ReplayBuffer,
@@ -15,6 +16,7 @@ import type {
   StoreListener,
   StoreStats,
 } from './store.js';
+import { storedFrame } from './stored-frame.js';
 
 export interface MemoryStoreOptions extends ReplayLimits {}
 
@@ -44,6 +46,8 @@ export class MemoryStore implements EventStore {
   /** The highest such floor among channels too old to be remembered one by one. */
   private forgottenFloor = 0;
   private sweeper: NodeJS.Timeout | undefined;
+  /** Run state for resumable runs, kept beside the channels. */
+  readonly runs: MemoryRunStore = new MemoryRunStore(this);
 
   constructor(private readonly limits: MemoryStoreOptions = {}) {
     const maxAge = limits.maxAgeMs;
@@ -68,7 +72,7 @@ export class MemoryStore implements EventStore {
       id,
       seq,
       event,
-      frame: Buffer.from(`id: ${id}\n${body}\n`),
+      frame: storedFrame(id, body),
       time: Date.now(),
     };
     const history = this.history(channel);
@@ -161,6 +165,12 @@ export class MemoryStore implements EventStore {
 
   async close(): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
+    this.runs.clear();
+  }
+
+  /** Forgets a channel's history (an expired run's). */
+  dropChannel(channel: string): void {
+    this.channels.delete(channel);
   }
 
   private history(channel: string): ChannelHistory {

@@ -3,6 +3,7 @@
  * The in-memory store is the default; @ssekit/redis implements the same interface.
  */
 import type { StoredEvent } from './replay-buffer.js';
+import type { RunStore } from './runs.js';
 
 export type { StoredEvent };
 
@@ -79,6 +80,8 @@ export interface EventStore {
   /** Lets a closed channel be used again (e.g. a user's channel after they log in again). */
   reopenChannel(channel: string): Promise<void>;
   isClosed(channel: string): Promise<boolean>;
+  /** Optional: run state, for resumable runs (`hub.startRun`). Without it the hub refuses runs. */
+  readonly runs?: RunStore;
   stats(): StoreStats;
   close(): Promise<void>;
 }

@@ -115,6 +115,8 @@ export class SseStream implements Tickable, TransportOwner {
   private closedPromise: Promise<typeof CLOSED> | undefined;
   private drainWaiters: Array<() => void> | undefined;
   private drainHooked = false;
+  /** Headers added with `setHeader` before the stream started. */
+  private extraHeaders: Record<string, string> | undefined;
 
   constructor(target: SseTarget, options: SseStreamOptions = {}, context: SseStreamContext = {}) {
     this.transport = transportFor(target, this);
@@ -157,6 +159,14 @@ export class SseStream implements Tickable, TransportOwner {
     return this.controller.signal;
   }
 
+  /** Adds a response header; only before the stream started (throws after). */
+  setHeader(name: string, value: string): void {
+    if (this.state !== 'idle')
+      throw new TypeError(`ssekit: setHeader("${name}") after the stream started`);
+    this.extraHeaders ??= {};
+    this.extraHeaders[name] = value;
+  }
+
   /** Commits the headers now (otherwise the first write does). */
   start(): void {
     if (this.state !== 'idle') return;
@@ -167,7 +177,14 @@ export class SseStream implements Tickable, TransportOwner {
     this.context.onStart?.();
     this.state = 'open';
     this.committed = true;
-    this.transport.commit(sseHeaders(this.transport.isHttp1, this.options.headers));
+    this.transport.commit(
+      sseHeaders(
+        this.transport.isHttp1,
+        this.extraHeaders
+          ? { ...this.options.headers, ...this.extraHeaders }
+          : this.options.headers,
+      ),
+    );
     // Every started stream, subscribed or not (e.g. a piped AI answer), ends with hub.close().
     this.context.hub?.track(this);
     if (this.closed) return;

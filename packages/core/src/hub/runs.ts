@@ -1,0 +1,377 @@
+/**
+ * Resumable runs: a source (AI tokens) consumed under a key, independently of any connection.
+ * Each chunk is published on the run's own channel, so ids, encoding once, coalescing, bounded
+ * queues, replay, the gap signal and the stores all apply unchanged. Run state (owner, lease,
+ * stop request, how it ended) lives in the store, so any process can follow, stop or expire a run.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { SsekitError, SseRefusal } from '../errors.js';
+import type { RunRecord, RunStatus, RunStore } from '../store/runs.js';
+import type { EventStore } from '../store/store.js';
+import type { SseStream } from '../stream/sse-stream.js';
+import { encodeEvent, encodeEventBody } from '../wire/encode.js';
+import { parseEventId } from '../wire/event-id.js';
+import type { SubscribeOptions } from './types.js';
+
+/** A source, or a function that makes one from the run's AbortSignal. */
+export type RunSource<T> =
+  | AsyncIterable<T>
+  | Readable
+  | ((signal: AbortSignal) => AsyncIterable<T> | Readable);
+
+export interface RunOptions<T = unknown> {
+  /** The run's key; default a random UUID. */
+  key?: string;
+  /** Turns a source value into an event's data (and type). Default: the value is the data. */
+  map?: (value: T) => { data: unknown; event?: string };
+  /** Stop a run nobody has followed for this long, in ms. Default 30,000. */
+  graceMs?: number;
+  /** Finish the run even when every follower left. Default false. */
+  keepAlive?: boolean;
+  /** Stop the run after this long, in ms. Default 600,000. */
+  maxDurationMs?: number;
+  /** Keep an ended run's history this long, in ms (then 204, then forgotten). Default 300,000. */
+  retentionMs?: number;
+  /** The producer's lease in the store, in ms: a run whose process died is `interrupted` after it. Default 5,000. */
+  leaseMs?: number;
+}
+
+export interface FollowOptions {
+  /** `'events'` (default): the terminal `done` / `error` / `stopped` event; `'openai'`: `data: [DONE]`. */
+  terminator?: 'events' | 'openai';
+  /** Request for the hub's authorize hook. */
+  request?: SubscribeOptions['request'];
+  /** Overrides the stream's Last-Event-ID. */
+  lastEventId?: string | undefined;
+}
+
+export interface RunHandle {
+  readonly key: string;
+  /** Aborts when the run stops, for whatever reason. */
+  readonly signal: AbortSignal;
+  /** Resolves with how the run ended. */
+  readonly ended: Promise<RunStatus>;
+}
+
+/** The run's terminal events; `interrupted` is an `error`. */
+export const RUN_TERMINAL_EVENTS = ['done', 'error', 'stopped'] as const;
+/** The start marker's event type (followers never see it). */
+export const RUN_START_EVENT = 'ssekit-run';
+const OPENAI_DONE = encodeEvent({ data: '[DONE]' });
+
+export class RunExistsError extends SsekitError {
+  constructor(key: string) {
+    super('SSEKIT_RUN_EXISTS', `ssekit: a run with key "${key}" is running or still retained`);
+  }
+}
+
+export function runChannel(key: string): string {
+  return `ssekit:run:${key}`;
+}
+
+/** What the runs need of the hub. */
+export interface RunHost {
+  readonly store: EventStore;
+  publishRaw(channel: string, data: unknown, event: string): Promise<string>;
+  subscribe(stream: SseStream, channels: string, options: SubscribeOptions): Promise<void>;
+}
+
+interface LocalRun {
+  key: string;
+  controller: AbortController;
+  options: Required<Omit<RunOptions, 'key' | 'map'>>;
+  lastLocalFollower: number;
+  stopping: 'stopped' | undefined;
+  resolve: (status: RunStatus) => void;
+}
+
+const DEFAULTS = {
+  graceMs: 30_000,
+  keepAlive: false,
+  maxDurationMs: 600_000,
+  retentionMs: 300_000,
+  leaseMs: 5_000,
+};
+
+export class Runs {
+  /** This process, as a run owner. */
+  private readonly owner = randomBytes(8).toString('hex');
+  private readonly local = new Map<string, LocalRun>();
+  /** Followers attached on this process, per key. */
+  private readonly followers = new Map<string, number>();
+  private ticker: NodeJS.Timeout | undefined;
+  private tickMs = Number.POSITIVE_INFINITY;
+
+  constructor(private readonly host: RunHost) {}
+
+  get running(): number {
+    return this.local.size;
+  }
+
+  private get store(): RunStore {
+    const runs = this.host.store.runs;
+    if (!runs) throw new TypeError('ssekit: this store does not keep run state (no `runs`)');
+    return runs;
+  }
+
+  async start<T>(source: RunSource<T>, options: RunOptions<T> = {}): Promise<RunHandle> {
+    const key = options.key ?? randomUUID();
+    if (typeof key !== 'string' || key === '')
+      throw new TypeError('ssekit: a run key must be a non-empty string');
+    const settings = { ...DEFAULTS, ...stripUndefined(options) };
+    const claimed = await this.store.claim({
+      key,
+      channel: runChannel(key),
+      owner: this.owner,
+      leaseMs: settings.leaseMs,
+      startBody: encodeEventBody({ event: RUN_START_EVENT, data: JSON.stringify({ key }) }),
+      startEvent: RUN_START_EVENT,
+    });
+    if (!claimed) throw new RunExistsError(key);
+    const controller = new AbortController();
+    let resolve!: (status: RunStatus) => void;
+    const ended = new Promise<RunStatus>((r) => {
+      resolve = r;
+    });
+    const run: LocalRun = {
+      key,
+      controller,
+      options: {
+        graceMs: settings.graceMs,
+        keepAlive: settings.keepAlive,
+        maxDurationMs: settings.maxDurationMs,
+        retentionMs: settings.retentionMs,
+        leaseMs: settings.leaseMs,
+      },
+      lastLocalFollower: Date.now(),
+      stopping: undefined,
+      resolve,
+    };
+    this.local.set(key, run);
+    this.schedule(settings.leaseMs);
+    void this.consume(run, source, options.map);
+    return { key, signal: controller.signal, ended };
+  }
+
+  /** Stops a run wherever it runs. False when no such run is running. */
+  async stop(key: string): Promise<boolean> {
+    const run = this.local.get(key);
+    if (run) {
+      this.abort(run, 'stopped');
+      return true;
+    }
+    return this.store.requestStop(key);
+  }
+
+  status(key: string): Promise<RunRecord | null> {
+    return this.store.get(key);
+  }
+
+  /**
+   * Attaches a stream to a run: replay from its Last-Event-ID (or from the start), then live, then
+   * one terminal event and the end. An unknown key is a 404 refusal; an expired run, or a client
+   * that already has the terminal event, a 204 (the browser stops reconnecting).
+   */
+  async follow(stream: SseStream, key: string, options: FollowOptions = {}): Promise<void> {
+    const record = await this.store.get(key);
+    if (!record) throw new SseRefusal(404, key, `ssekit: no run with key "${key}"`);
+    const lastEventId = options.lastEventId ?? stream.lastEventId;
+    if (record.status === 'expired' || isAtOrAfter(lastEventId, record.endId))
+      throw new SseRefusal(204, key, `ssekit: run "${key}" has ended`);
+    this.attach(key, stream);
+    await this.host.subscribe(stream, runChannel(key), {
+      lastEventId: lastEventId ?? record.startId,
+      ...(options.request ? { request: options.request } : {}),
+      filter: (event) => event.event !== RUN_START_EVENT,
+      endOn: RUN_TERMINAL_EVENTS,
+      ...(options.terminator === 'openai' ? { endFrame: OPENAI_DONE } : {}),
+    });
+  }
+
+  /** The hub closes: local sources are stopped without a terminal event (other processes see the lease lapse). */
+  close(): void {
+    if (this.ticker) clearInterval(this.ticker);
+    this.ticker = undefined;
+    for (const run of this.local.values()) run.controller.abort('closed');
+    this.local.clear();
+  }
+
+  private attach(key: string, stream: SseStream): void {
+    this.followers.set(key, (this.followers.get(key) ?? 0) + 1);
+    this.schedule(DEFAULTS.leaseMs);
+    stream.onClose(() => {
+      const left = (this.followers.get(key) ?? 1) - 1;
+      if (left > 0) this.followers.set(key, left);
+      else this.followers.delete(key);
+      const run = this.local.get(key);
+      if (run) run.lastLocalFollower = Date.now();
+    });
+  }
+
+  private async consume<T>(
+    run: LocalRun,
+    source: RunSource<T>,
+    map: ((value: T) => { data: unknown; event?: string }) | undefined,
+  ): Promise<void> {
+    const { signal } = run.controller;
+    const maxDuration = setTimeout(() => this.abort(run, 'stopped'), run.options.maxDurationMs);
+    maxDuration.unref();
+    let status: RunStatus = 'done';
+    let message: string | undefined;
+    const channel = runChannel(run.key);
+    try {
+      const made = typeof source === 'function' ? source(signal) : source;
+      for await (const value of abortable(made, signal)) {
+        const { data, event } = map ? map(value) : { data: toData(value) };
+        await this.host.publishRaw(channel, data, event ?? 'message');
+      }
+      if (signal.aborted) status = 'stopped';
+    } catch (error) {
+      if (signal.aborted) status = 'stopped';
+      else {
+        status = 'error';
+        // Safe to show: never a stack.
+        message = 'the run failed';
+        run.controller.abort('error');
+      }
+      void error;
+    } finally {
+      clearTimeout(maxDuration);
+    }
+    if (!this.local.has(run.key) || signal.reason === 'closed' || signal.reason === 'lost') {
+      run.resolve(signal.reason === 'lost' ? 'interrupted' : status);
+      return;
+    }
+    this.local.delete(run.key);
+    await this.finish(run.key, this.owner, status, message, run.options.retentionMs).catch(
+      () => {},
+    );
+    run.resolve(status);
+  }
+
+  /** Publishes the terminal event and records the end. */
+  private async finish(
+    key: string,
+    owner: string | null,
+    status: RunStatus,
+    message: string | undefined,
+    retentionMs: number,
+  ): Promise<void> {
+    const event = status === 'done' ? 'done' : status === 'stopped' ? 'stopped' : 'error';
+    const endId = await this.host.publishRaw(
+      runChannel(key),
+      JSON.stringify({ reason: status, ...(message ? { message } : {}) }),
+      event,
+    );
+    await this.store.end(key, owner, status, endId, retentionMs);
+  }
+
+  private abort(run: LocalRun, why: 'stopped' | 'lost'): void {
+    run.stopping = 'stopped';
+    if (!run.controller.signal.aborted) run.controller.abort(why);
+  }
+
+  /** One shared, unref'd timer renews leases, notices stop requests, abandonment and lost producers. */
+  private schedule(leaseMs: number): void {
+    const every = Math.max(10, Math.floor(leaseMs / 3));
+    if (this.ticker && every >= this.tickMs) return;
+    if (this.ticker) clearInterval(this.ticker);
+    this.tickMs = every;
+    this.ticker = setInterval(() => void this.tick().catch(() => {}), every);
+    this.ticker.unref();
+  }
+
+  private async tick(): Promise<void> {
+    const now = Date.now();
+    for (const run of [...this.local.values()]) {
+      const record = await this.store.renew(run.key, this.owner, run.options.leaseMs);
+      if (!record) {
+        // Another process declared it interrupted: stop quietly, the terminal event is written.
+        this.local.delete(run.key);
+        this.abort(run, 'lost');
+        continue;
+      }
+      if (record.stopRequested) {
+        this.abort(run, 'stopped');
+        continue;
+      }
+      const seen = Math.max(record.seenAt, run.lastLocalFollower);
+      const followed = (this.followers.get(run.key) ?? 0) > 0;
+      if (!run.options.keepAlive && !followed && now - seen > run.options.graceMs)
+        this.abort(run, 'stopped');
+    }
+    for (const key of this.followers.keys()) {
+      if (this.local.has(key)) continue;
+      const runs = this.store;
+      await runs.touch(key);
+      if (await runs.interrupt(key)) {
+        const record = await runs.get(key);
+        await this.finish(
+          key,
+          null,
+          'interrupted',
+          "the run's process stopped",
+          DEFAULTS.retentionMs,
+        ).catch(() => {});
+        void record;
+      }
+    }
+    if (this.local.size === 0 && this.followers.size === 0 && this.ticker) {
+      clearInterval(this.ticker);
+      this.ticker = undefined;
+      this.tickMs = Number.POSITIVE_INFINITY;
+    }
+  }
+}
+
+/** Iterates a source until `signal` aborts; on abort, iterators get `return()` and Readables are destroyed. */
+async function* abortable<T>(
+  source: AsyncIterable<T> | Readable,
+  signal: AbortSignal,
+): AsyncGenerator<T> {
+  const readable = source instanceof Readable ? source : undefined;
+  const iterator = (source as AsyncIterable<T>)[Symbol.asyncIterator]();
+  let finished = false;
+  const stop = (): void => {
+    if (finished) return;
+    finished = true;
+    if (readable) readable.destroy();
+    else if (iterator.return) Promise.resolve(iterator.return()).catch(() => {});
+  };
+  const aborted = new Promise<'aborted'>((resolve) => {
+    if (signal.aborted) resolve('aborted');
+    else signal.addEventListener('abort', () => resolve('aborted'), { once: true });
+  });
+  try {
+    while (!signal.aborted) {
+      const step = await Promise.race([iterator.next(), aborted]);
+      if (step === 'aborted' || signal.aborted) break;
+      if (step.done) {
+        finished = true;
+        break;
+      }
+      yield step.value;
+    }
+  } finally {
+    stop();
+  }
+}
+
+function toData(value: unknown): unknown {
+  return Buffer.isBuffer(value) ? value.toString() : value;
+}
+
+function stripUndefined<T extends object>(options: T): Partial<T> {
+  return Object.fromEntries(
+    Object.entries(options).filter(([, v]) => v !== undefined),
+  ) as Partial<T>;
+}
+
+/** Whether `id` is the run's terminal id or after it (same history). */
+function isAtOrAfter(id: string | undefined, endId: string | null): boolean {
+  if (id === undefined || endId === null) return false;
+  const a = parseEventId(id);
+  const b = parseEventId(endId);
+  return !!a && !!b && a.epoch === b.epoch && a.seq >= b.seq;
+}

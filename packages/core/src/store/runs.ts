@@ -1,0 +1,63 @@
+/**
+ * The run-state contract: what a store keeps about resumable runs (AI token streams), so that any
+ * process can follow, stop or expire a run that another process produces.
+ */
+
+/** `running` until the source ends; then how it ended. `expired`: its history is gone. */
+export type RunStatus = 'running' | 'done' | 'error' | 'stopped' | 'interrupted' | 'expired';
+
+export interface RunRecord {
+  status: RunStatus;
+  /** Who produces it (a process-unique id). */
+  owner: string;
+  /** Id of the run's start marker: a follower with no Last-Event-ID replays from here. */
+  startId: string;
+  /** Id of the terminal event, once it ended. */
+  endId: string | null;
+  /** Lease end (ms since epoch, the store's clock): a running run past it lost its producer. */
+  leaseUntil: number;
+  /** Someone asked for the run to stop (any process). */
+  stopRequested: boolean;
+  /** Last time a follower was attached anywhere (ms since epoch). */
+  seenAt: number;
+}
+
+export interface RunClaim {
+  key: string;
+  channel: string;
+  owner: string;
+  leaseMs: number;
+  /** The start marker's encoded body and event type, appended atomically with the claim. */
+  startBody: string;
+  startEvent: string;
+}
+
+export interface RunStore {
+  /**
+   * Claims `key` and appends the start marker in one step. Null when a run with this key is
+   * running (with a live lease) or still retained.
+   */
+  claim(claim: RunClaim): Promise<RunRecord | null>;
+  /** Renews the owner's lease; returns the record (e.g. `stopRequested`), or null if not its owner any more. */
+  renew(key: string, owner: string, leaseMs: number): Promise<RunRecord | null>;
+  /** Marks that a follower is attached (on any process), for abandonment. */
+  touch(key: string): Promise<void>;
+  /** Asks the owner, wherever it runs, to stop. False when no such run is running. */
+  requestStop(key: string): Promise<boolean>;
+  /**
+   * Records how the run ended (its terminal event's id) and keeps its history for `retentionMs`,
+   * then as `expired` for as long again, then forgets it.
+   */
+  end(
+    key: string,
+    owner: string | null,
+    status: RunStatus,
+    endId: string,
+    retentionMs: number,
+  ): Promise<void>;
+  /** A running run whose lease passed becomes `interrupted`; true for the one caller that did it. */
+  interrupt(key: string): Promise<boolean>;
+  get(key: string): Promise<RunRecord | null>;
+  /** Runs this store knows (for stats). */
+  count(): number;
+}

@@ -1,0 +1,273 @@
+/**
+ * Resumable runs (issue 13) on the in-memory store: an answer survives dropped connections,
+ * followers each get every chunk once, stop works, abandoned runs stop, history expires.
+ */
+import { once } from 'node:events';
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { createHub, type Hub, type RunHandle, SseRefusal, SseStream } from '@ssekit/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { watch } from '../../../test/support/sse-client.js';
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+interface RunServer {
+  url: string;
+  dropAll(): void;
+}
+
+/** `GET /?key=K[&openai]` follows run K through core's stream. */
+async function serve(hub: Hub): Promise<RunServer> {
+  const sockets = new Set<Socket>();
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const stream = new SseStream(res, { heartbeat: false, retry: 20 }, { request: req, hub });
+    hub
+      .followRun(stream, url.searchParams.get('key') ?? '', {
+        terminator: url.searchParams.has('openai') ? 'openai' : 'events',
+      })
+      .catch((error: unknown) => {
+        res.statusCode = error instanceof SseRefusal ? error.status : 500;
+        res.end();
+      });
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  cleanups.push(() => {
+    for (const socket of sockets) socket.destroy();
+    server.close();
+  });
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+    dropAll: () => {
+      for (const socket of sockets) socket.destroy();
+    },
+  };
+}
+
+function hubFor(): Hub {
+  const hub = createHub();
+  cleanups.push(() => hub.close());
+  return hub;
+}
+
+/** Tokens `t0 ... t{n-1} `, one per event-loop turn (a model's pace, in miniature). */
+async function* tokens(n: number, finalised?: () => void): AsyncGenerator<string> {
+  try {
+    for (let i = 0; i < n; i++) {
+      await new Promise((resolve) => setImmediate(resolve));
+      yield `t${i} `;
+    }
+  } finally {
+    finalised?.();
+  }
+}
+
+/** A source that yields `first` and then waits until its signal aborts. */
+async function* parked(signal: AbortSignal, onFinally: () => void): AsyncGenerator<string> {
+  try {
+    yield 'first';
+    await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));
+    yield 'never';
+  } finally {
+    onFinally();
+  }
+}
+
+const expected = (n: number): string => Array.from({ length: n }, (_, i) => `t${i} `).join('');
+const text = (events: Array<{ type: string; data: string }>): string =>
+  events
+    .filter((e) => e.type === 'message')
+    .map((e) => e.data)
+    .join('');
+
+describe('resumable runs (memory store)', () => {
+  it('a follower gets the whole answer, then done, and its reconnect is told 204 (the browser stops)', async () => {
+    const hub = hubFor();
+    const server = await serve(hub);
+    const run = await hub.startRun(tokens(20));
+    const client = watch(`${server.url}?key=${run.key}`, ['done']);
+    cleanups.push(() => client.close());
+    await client.until(() => client.source.readyState === 2, 'closed for good after done');
+    expect(text(client.events)).toBe(expected(20));
+    expect(client.events.filter((e) => e.type === 'done')).toHaveLength(1);
+    expect(await run.ended).toBe('done');
+  });
+
+  it('survives 50 dropped sockets at random points of a 500-token answer: the text is exact', async () => {
+    const hub = hubFor();
+    const server = await serve(hub);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    async function* slowTokens(): AsyncGenerator<string> {
+      await gate;
+      for (let i = 0; i < 500; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        yield `t${i} `;
+      }
+    }
+    const run = await hub.startRun(slowTokens());
+    const client = watch(`${server.url}?key=${run.key}`, ['done']);
+    cleanups.push(() => client.close());
+    await client.until(() => client.opens === 1, 'open');
+    release();
+    for (let drop = 0; drop < 50; drop++) {
+      const seen = client.events.length;
+      await client.until(
+        () =>
+          client.events.length >= seen + 1 + Math.floor(Math.random() * 8) ||
+          client.events.some((e) => e.type === 'done'),
+        `events before drop ${drop}`,
+      );
+      if (client.events.some((e) => e.type === 'done')) break;
+      server.dropAll();
+    }
+    await client.until(() => client.events.some((e) => e.type === 'done'), 'done', 30_000);
+    expect(client.opens).toBeGreaterThan(10);
+    expect(text(client.events)).toBe(expected(500));
+  });
+
+  it('several followers (two tabs) each get every chunk exactly once', async () => {
+    const hub = hubFor();
+    const server = await serve(hub);
+    const run = await hub.startRun(tokens(50));
+    const tabs = [0, 1].map(() => watch(`${server.url}?key=${run.key}`, ['done']));
+    for (const tab of tabs) cleanups.push(() => tab.close());
+    for (const tab of tabs)
+      await tab.until(() => tab.events.some((e) => e.type === 'done'), 'done');
+    for (const tab of tabs) {
+      expect(text(tab.events)).toBe(expected(50));
+      expect(new Set(tab.ids()).size).toBe(tab.ids().length);
+    }
+  });
+
+  it('stop aborts the source (finally once), every follower gets stopped, and nothing after it', async () => {
+    const hub = hubFor();
+    const server = await serve(hub);
+    let finalised = 0;
+    let signal: AbortSignal | undefined;
+    const run: RunHandle = await hub.startRun((s) => {
+      signal = s;
+      return parked(s, () => finalised++);
+    });
+    const client = watch(`${server.url}?key=${run.key}`, ['stopped', 'done']);
+    cleanups.push(() => client.close());
+    await client.until(() => client.events.length === 1, 'first chunk');
+    expect(await hub.stopRun(run.key)).toBe(true);
+    expect(await run.ended).toBe('stopped');
+    await client.until(() => client.source.readyState === 2, 'closed for good');
+    expect(client.events.map((e) => e.type)).toEqual(['message', 'stopped']);
+    expect(signal?.aborted).toBe(true);
+    expect(finalised).toBe(1);
+    expect(await hub.stopRun(run.key)).toBe(false);
+  });
+
+  it('a run whose followers all left is stopped after the grace period; keepAlive finishes it', async () => {
+    const hub = hubFor();
+    const server = await serve(hub);
+    const abandoned = await hub.startRun((s) => parked(s, () => {}), { graceMs: 50, leaseMs: 60 });
+    const kept = await hub.startRun((s) => parked(s, () => {}), {
+      graceMs: 50,
+      leaseMs: 60,
+      keepAlive: true,
+    });
+    const client = watch(`${server.url}?key=${abandoned.key}`);
+    await client.until(() => client.events.length === 1, 'first chunk');
+    client.close();
+    expect(await abandoned.ended).toBe('stopped');
+    expect((await hub.runStatus(kept.key))?.status).toBe('running');
+    await hub.stopRun(kept.key);
+  });
+
+  it('a maximum duration stops the run', async () => {
+    const hub = hubFor();
+    const run = await hub.startRun((s) => parked(s, () => {}), {
+      maxDurationMs: 30,
+      keepAlive: true,
+    });
+    expect(await run.ended).toBe('stopped');
+  });
+
+  it('an ended run is replayed whole within its retention, then 204, then 404; an unknown key is 404', async () => {
+    const hub = hubFor();
+    const server = await serve(hub);
+    const unknown = await fetch(`${server.url}?key=nope`);
+    expect(unknown.status).toBe(404);
+    const run = await hub.startRun(tokens(5), { retentionMs: 300 });
+    expect(await run.ended).toBe('done');
+    const late = watch(`${server.url}?key=${run.key}`, ['done']);
+    cleanups.push(() => late.close());
+    await late.until(() => late.source.readyState === 2, 'whole answer, then closed');
+    expect(text(late.events)).toBe(expected(5));
+    await waitFor(async () => (await hub.runStatus(run.key))?.status === 'expired');
+    expect((await fetch(`${server.url}?key=${run.key}`)).status).toBe(204);
+    await waitFor(async () => (await hub.runStatus(run.key)) === null);
+    expect((await fetch(`${server.url}?key=${run.key}`)).status).toBe(404);
+    expect(hub.stats().channels).toBe(0);
+  });
+
+  it('writes the OpenAI terminator (data: [DONE]) instead of the done event when asked', async () => {
+    const hub = hubFor();
+    const server = await serve(hub);
+    const run = await hub.startRun(tokens(3));
+    await run.ended;
+    const response = await fetch(`${server.url}?key=${run.key}&openai`);
+    const body = await response.text();
+    expect(body.endsWith('data: [DONE]\n\n')).toBe(true);
+    expect(body).not.toContain('event: done');
+  });
+
+  it('a source that throws ends the run with a safe error event (no stack)', async () => {
+    const hub = hubFor();
+    const server = await serve(hub);
+    async function* failing(): AsyncGenerator<string> {
+      yield 'a';
+      throw new Error('secret internals at /srv/model.js:42');
+    }
+    const run = await hub.startRun(failing());
+    expect(await run.ended).toBe('error');
+    const body = await (await fetch(`${server.url}?key=${run.key}`)).text();
+    expect(body).toContain('event: error');
+    expect(body).not.toContain('secret');
+  });
+
+  it('1,000 concurrent runs start and finish: no run and no channel left, heap back to baseline', async () => {
+    const hub = hubFor();
+    const gc = (globalThis as { gc?: () => void }).gc;
+    const cycle = async (): Promise<void> => {
+      const runs = await Promise.all(
+        Array.from({ length: 1000 }, () => hub.startRun(tokens(10), { retentionMs: 20 })),
+      );
+      await Promise.all(runs.map((run) => run.ended));
+      await waitFor(async () => hub.store.runs!.count() === 0);
+    };
+    // A first cycle warms up what V8 keeps once per process (compiled code, shapes).
+    await cycle();
+    gc?.();
+    const before = process.memoryUsage().heapUsed;
+    await cycle();
+    expect(hub.stats().runs).toBe(0);
+    expect(hub.stats().channels).toBe(0);
+    expect(gc, 'run with --expose-gc (vitest.config.ts)').toBeDefined();
+    gc!();
+    expect(process.memoryUsage().heapUsed - before).toBeLessThan(1024 * 1024);
+  });
+});
+
+/** Polls an async condition (state in a store, no event to wait for), bounded. */
+async function waitFor(condition: () => Promise<boolean>, ms = 5_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!(await condition())) {
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
