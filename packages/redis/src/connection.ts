@@ -1,5 +1,4 @@
-/** ioredis connections that fail fast while Redis is away, and the errors the store raises. */
-import { StoreUnavailableError } from '@ssekit/core/store';
+/** ioredis connections that fail fast while Redis is away, and how to read their errors. */
 import { Redis, type RedisOptions } from 'ioredis';
 import {
   DEFAULT_BLOCK_MS,
@@ -7,19 +6,6 @@ import {
   defaultRetryDelay,
   type RedisStoreOptions,
 } from './options.js';
-
-/**
- * Thrown while Redis can't be reached or doesn't answer within `commandTimeout`: nothing was
- * stored, or, for a command that was in flight, maybe (it may even run later, once a hung Redis
- * resumes).
- */
-export class RedisUnavailableError extends StoreUnavailableError {
-  declare readonly code: 'SSEKIT_REDIS_UNAVAILABLE';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, { cause: options?.cause, code: 'SSEKIT_REDIS_UNAVAILABLE' });
-    this.name = 'RedisUnavailableError';
-  }
-}
 
 /** `degraded`: connected, but commands time out (a hung or overloaded Redis). */
 export type ConnectionState = 'connecting' | 'ready' | 'degraded' | 'reconnecting' | 'closed';

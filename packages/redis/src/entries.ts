@@ -1,5 +1,5 @@
 /** Turning stream entries (as ioredis returns them) into the hub's stored events. */
-import { formatEventId, type StoredEvent } from '@ssekit/core/store';
+import { formatEventId, type StoredEvent, storedFrame } from '@ssekit/core/store';
 
 /** `[id, [field, value, ...]]`, as XRANGE and XREAD return an entry. */
 export type RawEntry = [id: string, fields: string[]];
@@ -75,7 +75,7 @@ export function toStoredEvent(
     id,
     seq,
     event: fields.event,
-    frame: Buffer.from(`id: ${id}\n${fields.body ?? ''}\n`),
+    frame: storedFrame(id, fields.body ?? ''),
     time: fields.time,
   };
 }

@@ -3,13 +3,16 @@
  * of every channel with local subscribers, never one per client. Entries from all streams of a
  * reply are merged by seq, so each channel's events (and events across channels) arrive in id
  * order. Positions live here, so after a reconnect reading resumes exactly where it stopped.
+ *
+ * Longer than the other files on purpose: the read loop, its epoch check, the merge by seq and the
+ * catching-up of a newly added channel share the taps' positions and only make sense together.
  */
-import type { StoreListener } from '@ssekit/core/store';
+import type { StoredEvent, StoreListener } from '@ssekit/core/store';
 import type { Redis } from 'ioredis';
 import { connectionState, isTimeout, onceReady } from './connection.js';
 import { type RawEntry, readFields, seqOf, seqTextOf, toStoredEvent } from './entries.js';
 import type { StoreKeys } from './options.js';
-import { scripts } from './scripts.js';
+import { scripts } from './scripts/index.js';
 
 /** Deliver the reply; the history 'changed' (streams were ended); or drop it and read again. */
 export type Verdict = 'deliver' | 'changed' | 'retry';
@@ -161,7 +164,7 @@ export class StreamReader {
       tap.position = `${head}-0`;
       tap.lastSeq = undefined;
     }
-    for (const tap of taps) this.tell(tap, 'closed');
+    for (const tap of taps) this.tellClosed(tap);
   }
 
   stop(): void {
@@ -321,27 +324,28 @@ export class StreamReader {
         // Closed for good, or entries were trimmed before this reader got to them: end the local
         // streams. A client of a closed channel then gets 204; any other one resumes and is told
         // what was evicted.
-        this.tell(tap, 'closed', undefined, entry.closed ? entry.final : undefined);
+        this.tellClosed(tap, entry.closed ? entry.final : undefined);
         continue;
       }
       const event = toStoredEvent(tap.channel, epoch, seq, entry);
       this.lastDelivered = event.id;
-      this.tell(tap, 'event', event);
+      this.tellEvent(tap, event);
     }
   }
 
-  private tell(tap: Tap, what: 'closed', event?: undefined, final?: string): void;
-  private tell(tap: Tap, what: 'event', event: ReturnType<typeof toStoredEvent>): void;
-  private tell(
-    tap: Tap,
-    what: 'closed' | 'event',
-    event?: ReturnType<typeof toStoredEvent>,
-    final?: string,
-  ): void {
+  /** Hands one event to the channel's listener; a listener that throws is noted, not fatal. */
+  private tellEvent(tap: Tap, event: StoredEvent): void {
     try {
-      if (what === 'closed')
-        tap.listener.closed(final === undefined ? undefined : Buffer.from(final));
-      else tap.listener.event(event!);
+      tap.listener.event(event);
+    } catch (error) {
+      this.host.noteError(error);
+    }
+  }
+
+  /** Tells the channel's listener that its streams must end, with the closer's final frame if any. */
+  private tellClosed(tap: Tap, final?: string): void {
+    try {
+      tap.listener.closed(final === undefined ? undefined : Buffer.from(final));
     } catch (error) {
       this.host.noteError(error);
     }

@@ -1,0 +1,55 @@
+/** What `hub.stats().store` shows for a Redis store. */
+import type { StoreStats } from '@ssekit/core/store';
+import type { ConnectionState } from './connection.js';
+
+export interface RedisStoreStats extends StoreStats {
+  kind: 'redis';
+  /**
+   * The command connection: publishes, replays and subscribes go through it. `degraded`: it is
+   * connected but commands time out (a hung Redis).
+   */
+  status: ConnectionState;
+  /** The reader connection ('idle' until a channel has local subscribers). */
+  readerStatus: string;
+  /** The last error seen; null again once a command succeeds. */
+  lastError: string | null;
+  /** Id of the last event the reader delivered. */
+  readerPosition: string | null;
+  epoch: string | null;
+  /** Times this process saw the history lost or rewound (each ends the local streams). */
+  historyChanges: number;
+  /** Times the epoch changed with the history carried over whole (a restart with AOF): no stream ended. */
+  epochsCarriedOver: number;
+}
+
+/** The parts of a store that stats read. */
+export interface StatsSources {
+  runner: { readonly status: ConnectionState; readonly lastError: string | null };
+  reader: {
+    readonly channelCount: number;
+    readonly state: string;
+    readonly lastDelivered: string | null;
+  };
+  epochs: {
+    readonly epoch: string | undefined;
+    readonly historyChanges: number;
+    readonly epochsCarriedOver: number;
+  };
+}
+
+export function redisStoreStats({ runner, reader, epochs }: StatsSources): RedisStoreStats {
+  return {
+    kind: 'redis',
+    channels: reader.channelCount,
+    // The history lives in Redis; counting it would cost a round trip per channel.
+    bufferedEvents: 0,
+    bufferedBytes: 0,
+    status: runner.status,
+    readerStatus: reader.state,
+    lastError: runner.lastError,
+    readerPosition: reader.lastDelivered,
+    epoch: epochs.epoch ?? null,
+    historyChanges: epochs.historyChanges,
+    epochsCarriedOver: epochs.epochsCarriedOver,
+  };
+}
