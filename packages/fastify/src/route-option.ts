@@ -91,8 +91,8 @@ export function answerHead(reply: FastifyReply): FastifyReply {
 }
 
 /** Any Fastify request or reply, whatever the server (HTTP/1, HTTP/2, HTTPS). */
-type AnyRequest = FastifyRequest<RouteGenericInterface, RawServerBase>;
-type AnyReply = FastifyReply<RouteGenericInterface, RawServerBase>;
+export type AnyRequest = FastifyRequest<RouteGenericInterface, RawServerBase>;
+export type AnyReply = FastifyReply<RouteGenericInterface, RawServerBase>;
 
 export interface ChannelRoute<Events extends EventMap> {
   sse: SseChannelRouteConfig<Events>;

@@ -76,7 +76,11 @@ export class Hub<Events extends EventMap = EventMap> {
     this.runs = new Runs({
       store: this.store,
       publishRaw: (channel, data, event) =>
-        this.publish(channel as ChannelOf<Events>, data as Events[ChannelOf<Events>], { event }),
+        this.publish(
+          channel as ChannelOf<Events>,
+          data as Events[ChannelOf<Events>],
+          event === undefined ? {} : { event },
+        ),
       subscribe: (stream, channel, options) =>
         this.subscribe(stream, channel as ChannelOf<Events>, options),
     });

@@ -73,7 +73,7 @@ export function runChannel(key: string): string {
 /** What the runs need of the hub. */
 export interface RunHost {
   readonly store: EventStore;
-  publishRaw(channel: string, data: unknown, event: string): Promise<string>;
+  publishRaw(channel: string, data: unknown, event: string | undefined): Promise<string>;
   subscribe(stream: SseStream, channels: string, options: SubscribeOptions): Promise<void>;
 }
 
@@ -224,7 +224,7 @@ export class Runs {
       const made = typeof source === 'function' ? source(signal) : source;
       for await (const value of abortable(made, signal)) {
         const { data, event } = map ? map(value) : { data: toData(value) };
-        await this.host.publishRaw(channel, data, event ?? 'message');
+        await this.host.publishRaw(channel, data, event);
       }
       if (signal.aborted) status = 'stopped';
     } catch (error) {

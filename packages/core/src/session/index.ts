@@ -21,6 +21,8 @@ export {
   checkChannelList,
   checkChannelOptions,
   checkOptions,
+  checkRunRouteOptions,
+  type RunRouteOptions,
   STREAM_OPTION_CHECKS,
   SUBSCRIBE_OPTION_CHECKS,
 } from './options.js';

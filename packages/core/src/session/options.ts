@@ -124,3 +124,16 @@ export function checkChannelList(where: string, channels: unknown): void {
       `ssekit: ${where}: channels must be a non-empty name, a non-empty array of names, or (request) => names`,
     );
 }
+
+/** Options of a run route (`run(key, options)`) in either adapter. */
+export interface RunRouteOptions {
+  /** `'events'` (default): the terminal `done` / `error` / `stopped` event; `'openai'`: `data: [DONE]`. */
+  terminator?: 'events' | 'openai';
+}
+
+/** Checks a run route's key source and options at declaration. */
+export function checkRunRouteOptions(where: string, key: unknown, options: unknown): void {
+  if (typeof key !== 'function' && (typeof key !== 'string' || key === ''))
+    throw new TypeError(`ssekit: ${where}: the key must be a non-empty string or (request) => key`);
+  checkOptions(where, options, { terminator: oneOf('events', 'openai') });
+}
