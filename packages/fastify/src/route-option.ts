@@ -81,13 +81,13 @@ export function pluginStateOf(reply: FastifyReply, where: string): PluginState {
   );
 }
 
-/** The event-stream headers and no body: what HEAD on an SSE route answers. */
+/**
+ * Fastify's automatic HEAD twin of an SSE GET runs the app's handler; instead, core's stream
+ * answers it (the headers of an event stream, no body), so no handler code runs for a probe.
+ */
 export function answerHead(reply: FastifyReply): FastifyReply {
-  return reply
-    .code(200)
-    .header('content-type', 'text/event-stream; charset=utf-8')
-    .header('cache-control', 'no-cache, no-transform')
-    .send();
+  (reply.sse as ReplySse).start();
+  return reply;
 }
 
 /** Any Fastify request or reply, whatever the server (HTTP/1, HTTP/2, HTTPS). */
@@ -130,7 +130,6 @@ export function channel<Events extends EventMap = RegisteredEvents>(
     const reply = anyReply as unknown as FastifyReply;
     const where = `${request.method} ${request.routeOptions.url ?? request.url}`;
     const state = pluginStateOf(reply, where);
-    if (request.method === 'HEAD') return answerHead(reply);
     const names = (
       typeof channels === 'function' ? await channels(request) : channels
     ) as ChannelList;

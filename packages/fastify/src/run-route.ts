@@ -3,7 +3,7 @@ import { SseRefusal } from '@ssekit/core';
 import { checkRunRouteOptions, type RunRouteOptions } from '@ssekit/core/adapter';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { createReplySse, REPLY_SSE } from './reply-sse.js';
-import { type AnyReply, type AnyRequest, answerHead, pluginStateOf } from './route-option.js';
+import { type AnyReply, type AnyRequest, pluginStateOf } from './route-option.js';
 import type { ReplySse } from './types.js';
 
 /** The run's key for a request: fixed, or computed from it (a route param). */
@@ -27,7 +27,6 @@ export function run(key: RunKeySource, options: RunRouteOptions = {}): RunRoute 
       reply,
       `${request.method} ${request.routeOptions.url ?? request.url}`,
     );
-    if (request.method === 'HEAD') return answerHead(reply);
     const name = typeof key === 'function' ? await key(request) : key;
     if (typeof name !== 'string' || name === '')
       throw new SseRefusal(400, String(name), 'ssekit: a run key must be a non-empty string');

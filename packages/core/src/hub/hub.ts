@@ -150,6 +150,11 @@ export class Hub<Events extends EventMap = EventMap> {
       stream.shutdown(this.finalFrame);
       return;
     }
+    if (stream.isHead) {
+      // The statuses a GET would get, then the headers of an event stream: no subscription held.
+      stream.start();
+      return;
+    }
     this.track(stream);
     const end = options.endOn ? { on: new Set(options.endOn), frame: options.endFrame } : undefined;
     const sub = new Subscription(this, stream, names, options.filter, end);
@@ -167,7 +172,7 @@ export class Hub<Events extends EventMap = EventMap> {
     }
     if (stream.closed) return;
     stream.start();
-    if (stream.closed) return; // e.g. a HEAD request
+    if (stream.closed) return;
     let replay = result.events;
     if (lastEventId !== undefined && result.gap) {
       const policy = options.gapReplay ?? this.options.gap?.replay ?? 'available';

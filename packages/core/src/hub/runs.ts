@@ -179,6 +179,10 @@ export class Runs {
     const lastEventId = options.lastEventId ?? stream.lastEventId;
     if (record.status === 'expired' || isAtOrAfter(lastEventId, record.endId))
       throw new SseRefusal(204, key, `ssekit: run "${key}" has ended`);
+    if (stream.isHead) {
+      stream.start();
+      return;
+    }
     this.attach(key, stream);
     await this.host.subscribe(stream, runChannel(key), {
       lastEventId: lastEventId ?? record.startId,

@@ -136,6 +136,11 @@ export class SseStream implements Tickable, TransportOwner {
     this.period = periods.length > 0 ? Math.min(...periods) : undefined;
   }
 
+  /** A HEAD request: starting sends the headers and ends the stream at once. */
+  get isHead(): boolean {
+    return this.context.request?.method === 'HEAD';
+  }
+
   /** True once headers were sent. */
   get started(): boolean {
     return this.committed;
@@ -188,8 +193,9 @@ export class SseStream implements Tickable, TransportOwner {
     // Every started stream, subscribed or not (e.g. a piped AI answer), ends with hub.close().
     this.context.hub?.track(this);
     if (this.closed) return;
-    // A HEAD request gets the headers of an event stream and nothing else.
-    if (this.context.request?.method === 'HEAD') {
+    // A HEAD request gets the headers of an event stream and nothing else. This is the one
+    // place HEAD is handled: the hub and the adapters' routes rely on it.
+    if (this.isHead) {
       this.close();
       return;
     }
