@@ -63,6 +63,16 @@ module.exports = {
       to: { path: [expressPackage, fastifyPackage] },
     },
     {
+      name: 'not-to-test-support',
+      severity: 'error',
+      comment:
+        'Shipped packages never import @ssekit/test-support (private, unbuilt: for tests only).',
+      from: { path: '^packages/[^/]+/src/', pathNot: '^packages/test-support/' },
+      to: {
+        path: '^packages/test-support/|(^|/)node_modules/@ssekit/test-support/|^@ssekit/test-support',
+      },
+    },
+    {
       name: 'src-not-to-test',
       severity: 'error',
       comment: 'Shipped code never imports test code (a test/ folder anywhere in the repository).',

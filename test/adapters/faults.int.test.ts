@@ -8,11 +8,10 @@ import { createHub, type Hub } from '@ssekit/core';
 import { sse } from '@ssekit/express';
 import { channel, ssekit } from '@ssekit/fastify';
 import { redisStore } from '@ssekit/redis';
+import { type RedisServer, startRedisServer, watch } from '@ssekit/test-support';
 import express from 'express';
 import Fastify from 'fastify';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { type RedisServer, startRedisServer } from '../redis/redis-server.js';
-import { watch } from '../support/sse-client.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {

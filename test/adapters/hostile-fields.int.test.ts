@@ -19,6 +19,7 @@ import type { AddressInfo } from 'node:net';
 import { createHub, encodeEvent, type Hub, type SseEventInit } from '@ssekit/core';
 import { sse } from '@ssekit/express';
 import { ssekit } from '@ssekit/fastify';
+import { Changes, waitUntil } from '@ssekit/test-support';
 import { createParser, type EventSourceMessage, type ParseError } from 'eventsource-parser';
 import express from 'express';
 import fc from 'fast-check';
@@ -46,7 +47,7 @@ class RawClient implements Seen {
   readonly comments: string[] = [];
   readonly errors: ParseError[] = [];
   private readonly chunks: Buffer[] = [];
-  private readonly waiters = new Set<() => void>();
+  private readonly changes = new Changes();
   private readonly decoder = new TextDecoder('utf-8', { fatal: true });
   private readonly parser = createParser({
     onEvent: (event) => this.events.push(event),
@@ -62,7 +63,7 @@ class RawClient implements Seen {
     response.on('data', (chunk: Buffer) => {
       this.chunks.push(chunk);
       this.parser.feed(this.decoder.decode(chunk, { stream: true }));
-      for (const check of [...this.waiters]) check();
+      this.changes.changed();
     });
   }
 
@@ -98,22 +99,10 @@ class RawClient implements Seen {
    * previous marker and this one: what the call under test wrote.
    */
   async bytesBefore(frame: Buffer, what: string, ms = 3000): Promise<Buffer> {
-    await new Promise<void>((resolve, reject) => {
-      const check = (): void => {
-        if (Buffer.concat(this.chunks).indexOf(frame, this.consumed) < 0) return;
-        this.waiters.delete(check);
-        clearTimeout(timer);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        this.waiters.delete(check);
-        const tail = Buffer.concat(this.chunks).subarray(this.consumed).toString('utf8');
-        reject(
-          new Error(`timed out waiting for ${what}; unattributed bytes: ${JSON.stringify(tail)}`),
-        );
-      }, ms);
-      this.waiters.add(check);
-      check();
+    const tail = (): string => Buffer.concat(this.chunks).subarray(this.consumed).toString('utf8');
+    await waitUntil(() => Buffer.concat(this.chunks).indexOf(frame, this.consumed) >= 0, what, ms, {
+      on: this.changes,
+      detail: () => `unattributed bytes: ${JSON.stringify(tail())}`,
     });
     const all = Buffer.concat(this.chunks);
     const at = all.indexOf(frame, this.consumed);

@@ -4,10 +4,11 @@
  */
 import { once } from 'node:events';
 import type { Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { createHub, type Hub } from '@ssekit/core';
 import { sse } from '@ssekit/express';
 import { channel, ssekit } from '@ssekit/fastify';
+import { trackSockets } from '@ssekit/test-support';
 import express5, { type Express } from 'express';
 import express4 from 'express4';
 import Fastify from 'fastify';
@@ -41,11 +42,7 @@ async function* parkedTokens(signal: AbortSignal, onFinally: () => void): AsyncG
 }
 
 function tracked(server: Server): { dropAll(): void; closeServer(): Promise<void> } {
-  const sockets = new Set<Socket>();
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
+  const sockets = trackSockets(server);
   return {
     dropAll: () => {
       for (const socket of sockets) socket.destroy();

@@ -1,7 +1,7 @@
 /** One set of scenarios against every adapter, so Express and Fastify can't drift apart. */
 import { parseEventId } from '@ssekit/core';
+import { watch } from '@ssekit/test-support';
 import { afterEach, describe, expect, it } from 'vitest';
-import { watch } from '../support/sse-client.js';
 import { type AppUnderTest, adapters } from './servers.js';
 
 describe.each(adapters)('%s', (_name, start) => {

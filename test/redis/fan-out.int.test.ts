@@ -3,6 +3,7 @@
  * a client that reconnects to another process resumes exactly where it left off.
  */
 import { parseEventId } from '@ssekit/core';
+import { type RedisServer, startRedisServer } from '@ssekit/test-support';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   type HubProcess,
@@ -10,7 +11,6 @@ import {
   routedClient,
   startHubProcess,
 } from './hub-processes.js';
-import { type RedisServer, startRedisServer } from './redis-server.js';
 
 let redis: RedisServer;
 let a: HubProcess;

@@ -6,6 +6,8 @@
  * history was lost, and no process crashes. Where Redis keeps everything (AOF with fsync always,
  * a hang), nothing is lost and nothing is signalled.
  */
+
+import { type RedisServer, startRedisServer } from '@ssekit/test-support';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -15,7 +17,6 @@ import {
   routedClient,
   startHubProcess,
 } from './hub-processes.js';
-import { type RedisServer, startRedisServer } from './redis-server.js';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 
 const COMMAND_TIMEOUT = 500;

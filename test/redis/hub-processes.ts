@@ -3,7 +3,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import type { HubStats } from '@ssekit/core';
-import { type WatchedSource, watch } from '../support/sse-client.js';
+import { type EventRecorder, watch } from '@ssekit/test-support';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/hub-process.mjs', import.meta.url));
 
@@ -115,7 +115,7 @@ export async function startHubProcess(
   };
 }
 
-export interface RoutedClient extends WatchedSource {
+export interface RoutedClient extends EventRecorder {
   /** Which process each connection went to, and the Last-Event-ID it sent. */
   connections: Array<{ process: string; lastEventId: string | null }>;
 }

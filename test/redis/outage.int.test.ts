@@ -4,6 +4,7 @@
  * it, the history is gone and every resuming client is told so (`stale`), never silently.
  */
 import { parseEventId } from '@ssekit/core';
+import { type RedisServer, startRedisServer } from '@ssekit/test-support';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type HubProcess,
@@ -11,7 +12,6 @@ import {
   routedClient,
   startHubProcess,
 } from './hub-processes.js';
-import { type RedisServer, startRedisServer } from './redis-server.js';
 
 let redis: RedisServer | undefined;
 let processes: HubProcess[] = [];
@@ -144,7 +144,7 @@ describe('Redis goes away', () => {
       });
       // Old history, then the signal, then the new history: never a silent jump between them.
       const types = w.events.map((e) =>
-        e.type === 'ssekit-gap' ? 'gap' : parseEventId(e.id)!.epoch,
+        e.type === 'ssekit-gap' ? 'gap' : parseEventId(e.lastEventId)!.epoch,
       );
       expect(types).toEqual([
         ...mineBefore.map(() => oldEpoch),

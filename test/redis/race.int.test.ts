@@ -4,6 +4,7 @@
  * its channels exactly once, in id order.
  */
 import { parseEventId } from '@ssekit/core';
+import { type RedisServer, startRedisServer } from '@ssekit/test-support';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
   type HubProcess,
@@ -12,7 +13,6 @@ import {
   routedClient,
   startHubProcess,
 } from './hub-processes.js';
-import { type RedisServer, startRedisServer } from './redis-server.js';
 
 let redis: RedisServer;
 let processes: HubProcess[] = [];

@@ -9,9 +9,9 @@ import {
 } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { type CloseReason, SseStream } from '@ssekit/core';
+import { AsyncQueue } from '@ssekit/test-support';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AsyncQueue } from './support/async-queue.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 const warnings: Error[] = [];

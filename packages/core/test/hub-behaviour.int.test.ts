@@ -1,5 +1,5 @@
 import { memoryStore } from '@ssekit/core';
-import { describeHubBehaviour } from '../../../test/support/hub-behaviour.js';
+import { describeHubBehaviour } from '@ssekit/test-support';
 
 describeHubBehaviour('memory', async (limits) => ({
   store: memoryStore(limits),

@@ -5,7 +5,7 @@
  */
 import { once } from 'node:events';
 import http from 'node:http';
-import net from 'node:net';
+import type net from 'node:net';
 import {
   createHub,
   type EventStore,
@@ -16,11 +16,8 @@ import {
   StoreUnavailableError,
 } from '@ssekit/core';
 import type { ReplayResult, StoreListener } from '@ssekit/core/store';
-import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import { rawGet as rawClient, startCoreServer, startSseServer, watch } from '@ssekit/test-support';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startCoreServer } from '../../../test/support/core-server.js';
-import { watch } from '../../../test/support/sse-client.js';
-import { startSseServer } from './support/sse-server.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -66,26 +63,12 @@ class FlakyStore implements EventStore {
 
 /**
  * A raw HTTP/1.0 client (so the body is not chunked): `socket.pause()` stops reading, and
- * `events` are the body's events as eventsource-parser reads them.
+ * `events()` are the body's events as eventsource-parser reads them.
  */
-async function rawGet(url: string) {
-  const { hostname, port, pathname, search } = new URL(url);
-  const socket = net.connect(Number(port), hostname);
-  cleanups.push(() => void socket.destroy());
-  await once(socket, 'connect');
-  const events: EventSourceMessage[] = [];
-  const parser = createParser({ onEvent: (event) => events.push(event) });
-  let head = '';
-  socket.on('data', (chunk: Buffer) => {
-    if (head.endsWith('\r\n\r\n')) return parser.feed(chunk.toString());
-    head += chunk.toString('latin1');
-    const end = head.indexOf('\r\n\r\n');
-    if (end < 0) return;
-    parser.feed(Buffer.from(head.slice(end + 4), 'latin1').toString());
-    head = head.slice(0, end + 4);
-  });
-  socket.write(`GET ${pathname}${search} HTTP/1.0\r\nHost: x\r\n\r\n`);
-  return { socket, events };
+function rawGet(url: string) {
+  const client = rawClient(url, { http10: true });
+  cleanups.push(() => client.destroy());
+  return client;
 }
 
 describe('hub faults', () => {
@@ -131,7 +114,7 @@ describe('hub faults', () => {
     const hub = hubFor();
     const server = await startCoreServer(hub, { writeTimeout: 60_000 });
     cleanups.push(() => server.close());
-    const { socket } = await rawGet(`${server.url}?ch=burst`);
+    const { socket } = rawGet(`${server.url}?ch=burst`);
     await once(socket, 'data');
     socket.pause();
     const stream = server.streams[0]!;
@@ -148,7 +131,7 @@ describe('hub faults', () => {
     const writeTimeout = 1_030;
     const server = await startSseServer({ heartbeat: false, writeTimeout });
     cleanups.push(() => server.close());
-    const { socket } = await rawGet(server.url);
+    const { socket } = rawGet(server.url);
     await once(socket, 'data');
     socket.pause();
     // The stall begins after the ticker's phase started, as it does for any real client.
@@ -166,7 +149,7 @@ describe('hub faults', () => {
     const hub = hubFor();
     const server = await startCoreServer(hub);
     cleanups.push(() => server.close());
-    const { socket, events: received } = await rawGet(`${server.url}?ch=feed`);
+    const { socket, events } = rawGet(`${server.url}?ch=feed`);
     await once(socket, 'data');
     socket.pause();
     const stream = server.streams[0]!;
@@ -183,7 +166,7 @@ describe('hub faults', () => {
     const ended = once(socket, 'close');
     socket.resume();
     await ended;
-    const lastSeen = received.at(-1)?.id;
+    const lastSeen = events().at(-1)?.id;
     expect(lastSeen).toBeDefined();
     const resumed = watch(`${server.url}?ch=feed&lastEventId=${lastSeen}`, ['ssekit-gap']);
     cleanups.push(() => resumed.close());

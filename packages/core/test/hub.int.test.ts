@@ -2,9 +2,8 @@ import { EventEmitter, once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
 import { createHub, type Hub, SseRefusal, SseStream } from '@ssekit/core';
+import { startCoreServer, trackSockets, utf8Header, watch } from '@ssekit/test-support';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startCoreServer } from '../../../test/support/core-server.js';
-import { utf8Header, watch } from '../../../test/support/sse-client.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -34,7 +33,6 @@ describe('hub', () => {
   it('round-trips a non-ASCII id and resumes from it (browser-style UTF-8 header)', async () => {
     const log = ['naïve-☕-1', 'naïve-☕-2', 'naïve-☕-3', 'naïve-☕-4'];
     const seen: Array<string | undefined> = [];
-    const sockets = new Set<net.Socket>();
     let served = 0;
     const server = http.createServer((req, res) => {
       const stream = new SseStream(res, { retry: 5, heartbeat: false }, { request: req });
@@ -43,10 +41,7 @@ describe('hub', () => {
       const upTo = served++ === 0 ? 2 : log.length;
       for (const id of log.slice(from, upTo)) stream.send(`event ${id}`, { id });
     });
-    server.on('connection', (s) => {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-    });
+    const sockets = trackSockets(server);
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     cleanups.push(() => {
@@ -90,7 +85,7 @@ describe('hub', () => {
     await huge.until(() => huge.opens === 1, 'open');
     const next = await hub.publish('n', 2);
     await huge.until(() => huge.events.length === 1, 'live only');
-    expect(huge.events).toEqual([{ type: 'message', data: '2', id: next }]);
+    expect(huge.events).toEqual([{ type: 'message', data: '2', lastEventId: next }]);
     expect(id).not.toBe(next);
   });
 
@@ -222,7 +217,7 @@ describe('hub', () => {
     const client = watch(`${server.url}?ch=e&lastEventId=zzzz-5`, ['ssekit-gap']);
     cleanups.push(() => client.close());
     await client.until(() => client.events.length === 1, 'gap event');
-    expect(client.events[0]).toMatchObject({ type: 'ssekit-gap', id: '' });
+    expect(client.events[0]).toMatchObject({ type: 'ssekit-gap', lastEventId: '' });
     expect(client.source.readyState).toBe(client.source.OPEN);
   });
 

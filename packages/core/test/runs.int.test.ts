@@ -4,10 +4,10 @@
  */
 import { once } from 'node:events';
 import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { createHub, type Hub, type RunHandle, SseRefusal, SseStream } from '@ssekit/core';
+import { trackSockets, watch } from '@ssekit/test-support';
 import { afterEach, describe, expect, it } from 'vitest';
-import { watch } from '../../../test/support/sse-client.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -21,7 +21,6 @@ interface RunServer {
 
 /** `GET /?key=K[&openai]` follows run K through core's stream. */
 async function serve(hub: Hub): Promise<RunServer> {
-  const sockets = new Set<Socket>();
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     const stream = new SseStream(res, { heartbeat: false, retry: 20 }, { request: req, hub });
@@ -34,10 +33,7 @@ async function serve(hub: Hub): Promise<RunServer> {
         res.end();
       });
   });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
+  const sockets = trackSockets(server);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   cleanups.push(() => {

@@ -1,9 +1,8 @@
 import { once } from 'node:events';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { type CloseReason, encodeEvent, type SseStreamOptions } from '@ssekit/core';
+import { type RawClient, rawGet, type ServedStream, startSseServer } from '@ssekit/test-support';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type RawClient, rawGet } from './support/raw-client.js';
-import { type ServedStream, startSseServer } from './support/sse-server.js';
 
 const MB = 1024 * 1024;
 const FRAME = encodeEvent({ data: 'x'.repeat(64 * 1024) });
@@ -21,7 +20,7 @@ async function stalledClient(
 ): Promise<{ served: ServedStream; client: RawClient; reasons: CloseReason[] }> {
   const srv = await startSseServer(options);
   cleanups.push(() => srv.close());
-  const client = rawGet(srv.port, '/sse');
+  const client = rawGet(`${srv.url}/sse`);
   cleanups.push(() => void client.socket.destroy());
   const served = await srv.streams.next();
   await client.headers;

@@ -1,20 +1,18 @@
 import { once } from 'node:events';
 import { Readable } from 'node:stream';
 import type { CloseReason, SseStream } from '@ssekit/core';
-import type { EventSource } from 'eventsource';
+import {
+  deferred,
+  type EventRecorder,
+  type Handler,
+  rawGet,
+  startSseServer,
+  TextWatch,
+  watch,
+} from '@ssekit/test-support';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tickerCount } from '../src/stream/ticker.js';
-import { AsyncQueue, deferred } from './support/async-queue.js';
-import {
-  openEventSource,
-  type ReceivedMessage,
-  received,
-  type TappedEventSource,
-} from './support/event-source.js';
-import { rawGet } from './support/raw-client.js';
-import { type Handler, startSseServer } from './support/sse-server.js';
-import { TextWatch } from './support/text-watch.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -27,10 +25,11 @@ async function server(options: Parameters<typeof startSseServer>[0] = {}, handle
   return started;
 }
 
-function client(url: string): TappedEventSource {
-  const tapped = openEventSource(url);
-  cleanups.push(() => tapped.es.close());
-  return tapped;
+/** The eventsource client, with a tap on the raw bytes of the same connection. */
+function client(url: string, types: string[] = []): EventRecorder {
+  const es = watch(url, types, { tap: true });
+  cleanups.push(() => es.close());
+  return es;
 }
 
 /** Records every close of a stream, so a test can assert it fired exactly once. */
@@ -53,17 +52,10 @@ function watchBody(body: AsyncIterable<Buffer>): TextWatch {
   return watch;
 }
 
-function typed(es: EventSource, type: string): AsyncQueue<ReceivedMessage> {
-  const queue = new AsyncQueue<ReceivedMessage>();
-  es.addEventListener(type, (event) => queue.push(received(event)));
-  return queue;
-}
-
 describe('SseStream over node:http with the eventsource client', () => {
   it('delivers data, event type, id and lastEventId', async () => {
     const srv = await server();
-    const { es, messages } = client(`${srv.url}/sse`);
-    const ticks = typed(es, 'tick');
+    const es = client(`${srv.url}/sse`, ['tick']);
     const { stream } = await srv.streams.next();
 
     stream.send('hello', { id: '1' });
@@ -71,42 +63,42 @@ describe('SseStream over node:http with the eventsource client', () => {
     stream.send('multi\r\nline\rtext');
     stream.send('after reset', { id: '' });
 
-    const first = await messages.next();
+    const first = await es.next();
     expect([first.data, first.lastEventId]).toEqual(['hello', '1']);
-    const tick = await ticks.next();
+    const tick = await es.next('tick');
     expect([tick.data, tick.lastEventId, tick.type]).toEqual(['{"n":2}', '2', 'tick']);
-    const multi = await messages.next();
+    const multi = await es.next();
     // No id on this event: the client keeps the last one.
     expect([multi.data, multi.lastEventId]).toEqual(['multi\nline\ntext', '2']);
-    const reset = await messages.next();
+    const reset = await es.next();
     expect([reset.data, reset.lastEventId]).toEqual(['after reset', '']);
   });
 
   it('reads the Last-Event-ID the client sends when it reconnects, unicode included', async () => {
     const srv = await server({ retry: 10 });
-    const { messages } = client(`${srv.url}/sse`);
+    const es = client(`${srv.url}/sse`);
     const first = await srv.streams.next();
     expect(first.stream.lastEventId).toBeUndefined();
     first.stream.send('x', { id: 'é-世-1' });
-    expect((await messages.next()).lastEventId).toBe('é-世-1');
+    expect((await es.next()).lastEventId).toBe('é-世-1');
     // A normal end of the response: the client reconnects by itself with its last id.
     first.stream.close();
 
     const second = await srv.streams.next();
     expect(second.stream.lastEventId).toBe('é-世-1');
     second.stream.send('y', { id: '2' });
-    expect((await messages.next()).data).toBe('y');
+    expect((await es.next()).data).toBe('y');
   });
 
   it('reads a Last-Event-ID sent as raw UTF-8 bytes, and the lastEventId query fallback', async () => {
     const srv = await server();
-    const viaHeader = rawGet(srv.port, '/sse?lastEventId=ignored', [
-      `Last-Event-ID: ${Buffer.from('ñ-7', 'utf8').toString('latin1')}`,
-    ]);
+    const viaHeader = rawGet(`${srv.url}/sse?lastEventId=ignored`, {
+      headers: [`Last-Event-ID: ${Buffer.from('ñ-7', 'utf8').toString('latin1')}`],
+    });
     cleanups.push(() => void viaHeader.socket.destroy());
     expect((await srv.streams.next()).stream.lastEventId).toBe('ñ-7');
 
-    const viaQuery = rawGet(srv.port, `/sse?lastEventId=${encodeURIComponent('ñ-8')}`);
+    const viaQuery = rawGet(`${srv.url}/sse?lastEventId=${encodeURIComponent('ñ-8')}`);
     cleanups.push(() => void viaQuery.socket.destroy());
     expect((await srv.streams.next()).stream.lastEventId).toBe('ñ-8');
   });
@@ -167,27 +159,27 @@ describe('SseStream headers and lazy commit', () => {
 
   it('a bad field on an open stream throws, writes nothing, and the stream carries on', async () => {
     const srv = await server();
-    const { messages } = client(`${srv.url}/sse`);
+    const es = client(`${srv.url}/sse`);
     const { stream } = await srv.streams.next();
     expect(() => stream.send('evil', { id: '1\ndata: injected' })).toThrow(/"id"/);
     expect(() => stream.send('x', { retry: -1 })).toThrow(/"retry"/);
     stream.send('good');
-    expect((await messages.next()).data).toBe('good');
-    expect(messages.pending).toHaveLength(0);
+    expect((await es.next()).data).toBe('good');
+    expect(es.pending()).toHaveLength(0);
   });
 });
 
 describe('heartbeat', () => {
   it('arrives as a comment on the wire and fires no message', async () => {
     const srv = await server({ heartbeat: 50 });
-    const { messages, raw, opened } = client(`${srv.url}/sse`);
-    await opened;
-    await raw.untilCount(':\n', 2);
-    expect(raw.text).toBe(':\n'.repeat(raw.text.length / 2));
+    const es = client(`${srv.url}/sse`);
+    await es.opened;
+    await es.raw.untilCount(':\n', 2);
+    expect(es.raw.text).toBe(':\n'.repeat(es.raw.text.length / 2));
     const { stream } = await srv.streams.next();
     stream.send('real');
     // The first message the client fires is the real one: the heartbeats fired none.
-    expect((await messages.next()).data).toBe('real');
+    expect((await es.next()).data).toBe('real');
   });
 
   it('waits a whole heartbeat interval even when the write timeout ticks faster', async () => {
@@ -211,7 +203,7 @@ describe('heartbeat', () => {
     for (const _ of clients) streams.push((await srv.streams.next()).stream);
     await Promise.all(clients.map((c) => c.raw.untilCount(':\n', 1)));
     expect(tickerCount()).toBe(1);
-    for (const c of clients) c.es.close();
+    for (const c of clients) c.close();
     await Promise.all(streams.map((s) => s.whenClosed()));
     expect(tickerCount()).toBe(0);
   });
@@ -227,8 +219,8 @@ describe('heartbeat', () => {
 describe('disconnect and close', () => {
   it('the client leaving fires one close with reason client and aborts the signal', async () => {
     const srv = await server();
-    const { es, opened } = client(`${srv.url}/sse`);
-    await opened;
+    const es = client(`${srv.url}/sse`);
+    await es.opened;
     const { stream } = await srv.streams.next();
     const reasons = closes(stream);
     const signal = stream.signal;
@@ -285,7 +277,7 @@ describe('disconnect and close', () => {
   it('a client vanishing mid-write throws nothing into the app', async () => {
     const errors: unknown[] = [];
     const srv = await server({ onError: (error) => errors.push(error) });
-    const raw = rawGet(srv.port, '/sse');
+    const raw = rawGet(`${srv.url}/sse`);
     const { stream } = await srv.streams.next();
     const reasons = closes(stream);
     const frame = Buffer.from(`data: ${'x'.repeat(16 * 1024)}\n\n`);
@@ -314,7 +306,7 @@ describe('pipe()', () => {
   it('streams an async generator and runs its finally when the client leaves', async () => {
     const finalized = deferred();
     const srv = await server();
-    const { es, messages } = client(`${srv.url}/sse`);
+    const es = client(`${srv.url}/sse`);
     const { stream } = await srv.streams.next();
     async function* tokens() {
       try {
@@ -327,8 +319,8 @@ describe('pipe()', () => {
       }
     }
     const piped = stream.pipe(tokens());
-    expect((await messages.next()).data).toBe('token 0');
-    expect((await messages.next()).data).toBe('token 1');
+    expect((await es.next()).data).toBe('token 0');
+    expect((await es.next()).data).toBe('token 1');
     es.close();
     await piped;
     await finalized.promise;
@@ -339,7 +331,7 @@ describe('pipe()', () => {
     const finalized = deferred<string>();
     const errors: unknown[] = [];
     const srv = await server({ onError: (error) => errors.push(error) });
-    const { es, messages } = client(`${srv.url}/sse`);
+    const es = client(`${srv.url}/sse`);
     const { stream } = await srv.streams.next();
     async function* parked(signal: AbortSignal) {
       try {
@@ -352,7 +344,7 @@ describe('pipe()', () => {
       }
     }
     const piped = stream.pipe(parked(stream.signal));
-    expect((await messages.next()).data).toBe('first');
+    expect((await es.next()).data).toBe('first');
     es.close();
     await piped;
     expect(await finalized.promise).toBe('finally ran');
@@ -362,7 +354,7 @@ describe('pipe()', () => {
   it('reports nothing when a pending next() rejects because the client left', async () => {
     const errors: unknown[] = [];
     const srv = await server({ onError: (error) => errors.push(error) });
-    const { es, messages } = client(`${srv.url}/sse`);
+    const es = client(`${srv.url}/sse`);
     const { stream } = await srv.streams.next();
     const signal = stream.signal;
     const rejected = deferred();
@@ -385,7 +377,7 @@ describe('pipe()', () => {
       },
     };
     const piped = stream.pipe(source);
-    expect((await messages.next()).data).toBe('first');
+    expect((await es.next()).data).toBe('first');
     es.close();
     await piped;
     await rejected.promise;
@@ -396,7 +388,7 @@ describe('pipe()', () => {
   it('calls return() on a plain async iterator when the client leaves', async () => {
     const returned = deferred();
     const srv = await server();
-    const { es, messages } = client(`${srv.url}/sse`);
+    const es = client(`${srv.url}/sse`);
     const { stream } = await srv.streams.next();
     let n = 0;
     const iterator: AsyncIterableIterator<number> = {
@@ -413,7 +405,7 @@ describe('pipe()', () => {
     const piped = stream.pipe(iterator, {
       map: (value) => ({ data: `n=${value}`, id: String(value) }),
     });
-    const first = await messages.next();
+    const first = await es.next();
     expect([first.data, first.lastEventId]).toEqual(['n=0', '0']);
     es.close();
     await piped;
@@ -422,13 +414,13 @@ describe('pipe()', () => {
 
   it('destroys a Readable when the client leaves', async () => {
     const srv = await server();
-    const { es, messages } = client(`${srv.url}/sse`);
+    const es = client(`${srv.url}/sse`);
     const { stream } = await srv.streams.next();
     const source = new Readable({ read() {} });
     source.push('chunk one');
     const sourceClosed = once(source, 'close');
     const piped = stream.pipe(source);
-    expect((await messages.next()).data).toBe('chunk one');
+    expect((await es.next()).data).toBe('chunk one');
     es.close();
     await piped;
     await sourceClosed;
@@ -437,8 +429,8 @@ describe('pipe()', () => {
 
   it('stops the source at once when the client already left', async () => {
     const srv = await server();
-    const { es, opened } = client(`${srv.url}/sse`);
-    await opened;
+    const es = client(`${srv.url}/sse`);
+    await es.opened;
     const { stream } = await srv.streams.next();
     es.close();
     await stream.whenClosed();
@@ -449,7 +441,7 @@ describe('pipe()', () => {
 
   it('resolves when the source ends, leaving the stream open', async () => {
     const srv = await server();
-    const { messages } = client(`${srv.url}/sse`);
+    const es = client(`${srv.url}/sse`);
     const { stream } = await srv.streams.next();
     async function* three() {
       yield 1;
@@ -460,7 +452,7 @@ describe('pipe()', () => {
     expect(stream.closed).toBe(false);
     stream.send('end');
     const received: string[] = [];
-    for (let i = 0; i < 4; i++) received.push((await messages.next()).data);
+    for (let i = 0; i < 4; i++) received.push((await es.next()).data);
     expect(received).toEqual(['1', '2', '3', 'end']);
   });
 

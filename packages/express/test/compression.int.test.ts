@@ -1,39 +1,13 @@
 /** `compression` mounted in front must neither break nor buffer the stream. */
-import { get, type IncomingMessage } from 'node:http';
 import { createHub, type Hub, sse } from '@ssekit/express';
+import { deferred, listen, type RawClient, type Running, rawGet } from '@ssekit/test-support';
+import { flavours } from '@ssekit/test-support/express';
 import compression from 'compression';
 import { afterEach, describe, expect, it } from 'vitest';
-import { flavours } from './support/flavours.js';
-import { deferred, listen, type Running } from './support/net.js';
 
 /** A raw HTTP client that asks for gzip and lets the test await text as it arrives. */
-class RawReader {
-  text = '';
-  private waiters: Array<{ needle: string; resolve: () => void }> = [];
-  constructor(readonly response: IncomingMessage) {
-    response.setEncoding('utf8');
-    response.on('data', (chunk: string) => {
-      this.text += chunk;
-      this.waiters = this.waiters.filter((w) => {
-        if (!this.text.includes(w.needle)) return true;
-        w.resolve();
-        return false;
-      });
-    });
-  }
-  until(needle: string): Promise<void> {
-    if (this.text.includes(needle)) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push({ needle, resolve }));
-  }
-}
-
-function open(url: string): Promise<RawReader> {
-  return new Promise((resolve, reject) => {
-    const req = get(url, { headers: { 'accept-encoding': 'gzip, deflate, br' } }, (res) =>
-      resolve(new RawReader(res)),
-    );
-    req.on('error', reject);
-  });
+function open(url: string): RawClient {
+  return rawGet(url, { headers: ['Accept-Encoding: gzip, deflate, br'] });
 }
 
 describe.each(flavours)('$name', ({ create }) => {
@@ -62,22 +36,23 @@ describe.each(flavours)('$name', ({ create }) => {
     });
     running = await listen(app);
 
-    const reader = await open(`${running.url}/feed`);
+    const reader = open(`${running.url}/feed`);
     await subscribed.promise;
-    expect(reader.response.headers['content-encoding']).toBeUndefined();
-    expect(reader.response.headers['content-type']).toBe('text/event-stream; charset=utf-8');
+    const { headers } = await reader.head;
+    expect(headers['content-encoding']).toBeUndefined();
+    expect(headers['content-type']).toBe('text/event-stream; charset=utf-8');
     // Event 2 is published only after event 1 reached the client: a buffering middleware
     // would hold event 1 back and this test would never get past the first wait.
     const first = await channelHub.publish('feed', 'one');
     await reader.until('data: one\n\n');
     const second = await channelHub.publish('feed', 'two');
     await reader.until('data: two\n\n');
-    expect(reader.text).toBe(`id: ${first}\ndata: one\n\nid: ${second}\ndata: two\n\n`);
-    reader.response.destroy();
+    expect(reader.body.text).toBe(`id: ${first}\ndata: one\n\nid: ${second}\ndata: two\n\n`);
+    reader.destroy();
 
     // The same middleware still compresses ordinary routes.
-    const json = await open(`${running.url}/json`);
-    expect(json.response.headers['content-encoding']).toMatch(/^(br|gzip)$/);
-    json.response.destroy();
+    const json = open(`${running.url}/json`);
+    expect((await json.head).headers['content-encoding']).toMatch(/^(br|gzip)$/);
+    json.destroy();
   });
 });

@@ -1,10 +1,10 @@
 /** Statuses, headers and error routing, through supertest, on Express 5 and 4. */
 
 import { channel, createHub, SseRefusal, sse } from '@ssekit/express';
+import { flavours } from '@ssekit/test-support/express';
 import type { ErrorRequestHandler, Express } from 'express';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
-import { flavours } from './support/flavours.js';
 
 interface Caught {
   error: unknown;

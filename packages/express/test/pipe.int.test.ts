@@ -1,16 +1,16 @@
 /** res.sse.pipe(): AI-style token streams, stopped when the client leaves, never an unhandled rejection. */
 import { Readable } from 'node:stream';
 import { type SseErrorHandler, sse } from '@ssekit/express';
+import { deferred, type EventRecorder, listen, type Running, watch } from '@ssekit/test-support';
+import { flavours } from '@ssekit/test-support/express';
 import type { ErrorRequestHandler } from 'express';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { flavours } from './support/flavours.js';
-import { Client, deferred, listen, type Running } from './support/net.js';
 
 describe.each(flavours)('$name', ({ create }) => {
   let running: Running | undefined;
-  const clients: Client[] = [];
-  const connect = (...args: ConstructorParameters<typeof Client>): Client => {
-    const client = new Client(...args);
+  const clients: EventRecorder[] = [];
+  const connect = (...args: Parameters<typeof watch>): EventRecorder => {
+    const client = watch(...args);
     clients.push(client);
     return client;
   };

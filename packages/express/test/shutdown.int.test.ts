@@ -2,9 +2,9 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { channel, createHub, sse } from '@ssekit/express';
+import { deferred, watch } from '@ssekit/test-support';
+import { flavours } from '@ssekit/test-support/express';
 import { describe, expect, it } from 'vitest';
-import { flavours } from './support/flavours.js';
-import { Client, deferred } from './support/net.js';
 
 describe.each(flavours)('$name', ({ create }) => {
   it('ends subscribed, piped and send-only streams, then server.close() completes', async () => {
@@ -31,8 +31,8 @@ describe.each(flavours)('$name', ({ create }) => {
     const server = createServer(app);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const clients = ['/channel', '/piped', '/manual'].map(
-      (path) => new Client(`${base}${path}`, ['message', 'bye']),
+    const clients = ['/channel', '/piped', '/manual'].map((path) =>
+      watch(`${base}${path}`, ['message', 'bye']),
     );
     try {
       await Promise.all(clients.map((c) => c.opened));
@@ -74,8 +74,8 @@ describe.each(flavours)('$name', ({ create }) => {
     const server = createServer(app);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const clients = ['/channel', '/manual'].map(
-      (path) => new Client(`${base}${path}`, ['message', 'bye']),
+    const clients = ['/channel', '/manual'].map((path) =>
+      watch(`${base}${path}`, ['message', 'bye']),
     );
     try {
       await Promise.all(clients.map((c) => c.opened));

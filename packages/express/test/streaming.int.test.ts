@@ -1,17 +1,17 @@
 /** Streaming through a real server and the real `eventsource` client, on Express 5 and 4. */
 
 import { createHub, type Hub, sse } from '@ssekit/express';
+import { deferred, type EventRecorder, listen, type Running, watch } from '@ssekit/test-support';
+import { flavours } from '@ssekit/test-support/express';
 import type { NextFunction, Request, Response } from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
-import { flavours } from './support/flavours.js';
-import { Client, deferred, listen, type Running } from './support/net.js';
 
 describe.each(flavours)('$name', ({ create, router }) => {
   let running: Running | undefined;
   let hub: Hub | undefined;
-  const clients: Client[] = [];
-  const connect = (...args: ConstructorParameters<typeof Client>): Client => {
-    const client = new Client(...args);
+  const clients: EventRecorder[] = [];
+  const connect = (...args: Parameters<typeof watch>): EventRecorder => {
+    const client = watch(...args);
     clients.push(client);
     return client;
   };

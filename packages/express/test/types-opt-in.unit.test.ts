@@ -4,8 +4,8 @@
  * The same contract as `reply.sse` in @ssekit/fastify.
  */
 import { fileURLToPath } from 'node:url';
+import { userDiagnostics } from '@ssekit/test-support/type-check';
 import { describe, expect, it } from 'vitest';
-import { userDiagnostics } from '../../../test/support/type-check.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const diagnostics = (source: string): string[] => userDiagnostics(here, source);

@@ -29,8 +29,8 @@ describe('res.sse through module augmentation', () => {
     expectTypeOf<SseResponseFor<{ registered: true }>>().toEqualTypeOf<SseResponse<EventMap>>();
     expectTypeOf<SseResponseFor<{ hub: Hub<Events> }>>().toEqualTypeOf<SseResponse<Events>>();
     expectTypeOf<SseResponseFor<{ events: Events }>>().toEqualTypeOf<SseResponse<Events>>();
-    // The tests declare `Register { registered: true }` (test/support/register.ts); what an app
-    // that declares nothing sees is checked in types-opt-in.unit.test.ts.
+    // The tests declare `Register { registered: true }` (express-register.ts in @ssekit/test-support);
+    // what an app that declares nothing sees is checked in types-opt-in.unit.test.ts.
     expectTypeOf<Response5['sse']>().toEqualTypeOf<SseResponse<RegisteredEvents>>();
   });
 

@@ -1,9 +1,9 @@
 /** @fastify/compress registered globally must neither break nor buffer the event stream. */
 import compress from '@fastify/compress';
 import { channel, createHub, ssekit } from '@ssekit/fastify';
+import { listenFastify, rawGet } from '@ssekit/test-support';
 import Fastify from 'fastify';
 import { afterEach, expect, it } from 'vitest';
-import { listen, rawGet } from './support/harness.js';
 
 let cleanup: Array<() => unknown> = [];
 afterEach(async () => {
@@ -19,18 +19,19 @@ it('delivers each event uncompressed before the next one is published', async ()
   await app.register(ssekit, { hub });
   app.get('/json', async () => ({ compressed: 'x'.repeat(2048) }));
   app.get('/ticks', channel('ticks'));
-  const { url } = await listen(app);
+  const { url } = await listenFastify(app);
 
   // Compression is on for ordinary routes...
-  const json = await rawGet(`${url}/json`, { 'accept-encoding': 'gzip' });
-  expect(json.response.headers['content-encoding']).toBe('gzip');
+  const json = await rawGet(`${url}/json`, { headers: ['Accept-Encoding: gzip'] });
+  expect((await json.head).headers['content-encoding']).toBe('gzip');
   await json.ended;
 
   // ...and off for the stream, which is flushed event by event.
-  const ticks = await rawGet(`${url}/ticks`, { 'accept-encoding': 'gzip, deflate, br' });
+  const ticks = await rawGet(`${url}/ticks`, { headers: ['Accept-Encoding: gzip, deflate, br'] });
   cleanup.push(() => ticks.destroy());
-  expect(ticks.response.headers['content-encoding']).toBeUndefined();
-  expect(ticks.response.headers['content-type']).toBe('text/event-stream; charset=utf-8');
+  const { headers } = await ticks.head;
+  expect(headers['content-encoding']).toBeUndefined();
+  expect(headers['content-type']).toBe('text/event-stream; charset=utf-8');
   const first = await hub.publish('ticks', 1);
   expect(await ticks.until('data: 1\n\n')).toBe(`id: ${first}\ndata: 1\n\n`);
   const second = await hub.publish('ticks', 2);

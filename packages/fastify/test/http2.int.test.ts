@@ -2,6 +2,7 @@
 import { type ClientHttp2Session, connect, type IncomingHttpHeaders } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { channel, createHub, ssekit } from '@ssekit/fastify';
+import { TextWatch } from '@ssekit/test-support';
 import Fastify from 'fastify';
 import { afterEach, expect, it } from 'vitest';
 
@@ -27,25 +28,15 @@ function get(session: ClientHttp2Session, path: string): Promise<H2Response> {
   return new Promise((resolve, reject) => {
     const stream = session.request({ ':path': path });
     stream.setEncoding('utf8');
-    let body = '';
-    let waiters: Array<{ needle: string; resolve: (text: string) => void }> = [];
-    stream.on('data', (chunk: string) => {
-      body += chunk;
-      waiters = waiters.filter((w) => {
-        if (!body.includes(w.needle)) return true;
-        w.resolve(body);
-        return false;
-      });
-    });
+    const body = new TextWatch();
+    stream.on('data', (chunk: string) => body.append(chunk));
     stream.on('error', reject);
-    const ended = new Promise<string>((res) => stream.on('end', () => res(body)));
+    const ended = new Promise<string>((res) => stream.on('end', () => res(body.text)));
     stream.on('response', (headers) =>
       resolve({
         headers,
         until: (needle) =>
-          body.includes(needle)
-            ? Promise.resolve(body)
-            : new Promise((res) => waiters.push({ needle, resolve: res })),
+          body.until((text) => text.includes(needle), JSON.stringify(needle)).then(() => body.text),
         ended,
       }),
     );

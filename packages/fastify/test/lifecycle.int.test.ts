@@ -1,8 +1,8 @@
 /** Shutdown and Fastify's response hooks around a hijacked event stream. */
 import { createHub, ssekit } from '@ssekit/fastify';
+import { deferred, type EventRecorder, listenFastify, rawGet, watch } from '@ssekit/test-support';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Client, deferred, listen, rawGet } from './support/harness.js';
 
 let cleanup: Array<() => unknown> = [];
 afterEach(async () => {
@@ -15,8 +15,8 @@ function track(app: FastifyInstance): FastifyInstance {
   return app;
 }
 
-function openClient(url: string, types?: string[]): Client {
-  const c = new Client(url, types);
+function openClient(url: string, types?: string[]): EventRecorder {
+  const c = watch(url, types);
   cleanup.push(() => c.close());
   return c;
 }
@@ -45,7 +45,7 @@ describe('app.close()', () => {
       }
       return reply.sse!(model());
     });
-    const { url } = await listen(app);
+    const { url } = await listenFastify(app);
     const prices = openClient(`${url}/prices`, ['message', 'bye']);
     const tokens = await rawGet(`${url}/tokens`);
     await tokens.until('data: thinking\n\n');
@@ -75,7 +75,7 @@ describe('app.close()', () => {
       }
       return reply.sse!(forever());
     });
-    const { url } = await listen(app);
+    const { url } = await listenFastify(app);
     const res = await rawGet(`${url}/tokens`);
     await res.until('data: start\n\n');
     await hub.close({ final: { event: 'bye', data: '' } });
@@ -100,7 +100,7 @@ describe('response hooks', () => {
       reply.sse!.onClose((reason) => left.resolve(reason));
       reply.sse!.send('one');
     });
-    const { url } = await listen(app);
+    const { url } = await listenFastify(app);
     const short = await rawGet(`${url}/short`);
     expect(await short.ended).toBe('data: one\n\n');
     expect(await responded.promise).toBe(200);

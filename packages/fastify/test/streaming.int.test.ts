@@ -1,9 +1,9 @@
 /** Streaming through reply.sse over a real listening server with the real `eventsource` client. */
 import { Readable } from 'node:stream';
 import { channel, createHub, ssekit } from '@ssekit/fastify';
+import { deferred, type EventRecorder, listenFastify, rawGet, watch } from '@ssekit/test-support';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Client, deferred, listen, rawGet } from './support/harness.js';
 
 let cleanup: Array<() => unknown> = [];
 afterEach(async () => {
@@ -17,11 +17,11 @@ async function start(build: (app: FastifyInstance) => void | Promise<void>, opti
   cleanup.push(() => app.close());
   await app.register(ssekit, options);
   await build(app);
-  return { app, ...(await listen(app)) };
+  return { app, ...(await listenFastify(app)) };
 }
 
-function client(url: string, types?: string[]): Client {
-  const c = new Client(url, types);
+function client(url: string, types?: string[]): EventRecorder {
+  const c = watch(url, types);
   cleanup.push(() => c.close());
   return c;
 }
@@ -56,7 +56,7 @@ describe('reply.sse(source)', () => {
       });
     });
     const res = await rawGet(`${url}/tokens`);
-    expect(res.response.headers['content-type']).toBe('text/event-stream; charset=utf-8');
+    expect((await res.head).headers['content-type']).toBe('text/event-stream; charset=utf-8');
     expect(await res.ended).toBe('data: Hello\n\ndata:  \n\ndata: world\n\n');
   });
 
@@ -84,7 +84,7 @@ describe('reply.sse(source)', () => {
     expect((await c.count(1))[0]!.data).toBe('first token');
     c.close();
     await finalised.promise;
-    expect(c.received).toHaveLength(1);
+    expect(c.events).toHaveLength(1);
   });
 
   it('returns a generator parked on a promise that ignores the signal at its next yield', async () => {

@@ -3,8 +3,8 @@
  * undone inside one): without `Register`, `reply.sse` is possibly undefined; with it, it isn't.
  */
 import { fileURLToPath } from 'node:url';
+import { userDiagnostics } from '@ssekit/test-support/type-check';
 import { describe, expect, it } from 'vitest';
-import { userDiagnostics } from '../../../test/support/type-check.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const diagnostics = (source: string): string[] => userDiagnostics(here, source);

@@ -3,9 +3,9 @@
  * CR/LF in `event` or `id` must throw a TypeError with nothing written (no field injection).
  */
 import { ssekit } from '@ssekit/fastify';
+import { listenFastify, rawGet } from '@ssekit/test-support';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { listen, rawGet } from './support/harness.js';
 
 let app: FastifyInstance | undefined;
 afterEach(async () => {
@@ -17,7 +17,7 @@ async function serve(build: (instance: FastifyInstance) => void, options = {}): 
   app = Fastify({ forceCloseConnections: true });
   await app.register(ssekit, options);
   build(app);
-  return (await listen(app)).url;
+  return (await listenFastify(app)).url;
 }
 
 describe('zero values', () => {

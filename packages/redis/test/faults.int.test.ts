@@ -1,10 +1,9 @@
 /** Redis going away is a fault, not a crash: clear errors, no queue, reconnect, resume. */
 import { ChannelClosedError, parseEventId, StoreUnavailableError } from '@ssekit/core';
 import { type RedisStore, RedisUnavailableError, redisStore } from '@ssekit/redis';
+import { type RedisServer, StoreRecorder, startRedisServer } from '@ssekit/test-support';
 import { Redis } from 'ioredis';
 import { afterEach, expect, it } from 'vitest';
-import { type RedisServer, startRedisServer } from '../../../test/redis/redis-server.js';
-import { Recorder } from './support/recorder.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -44,7 +43,7 @@ it('fails publishes fast during an outage, queues nothing, and carries on after 
   const { server } = await redisServer(true);
   const publisher = open(server.url);
   const subscriber = open(server.url);
-  const recorder = new Recorder();
+  const recorder = new StoreRecorder();
   await subscriber.subscribe('live', recorder);
   const before = await publisher.append('live', 'data: 1\n', undefined);
   await recorder.until(() => recorder.events.length === 1, 'first event');
@@ -93,7 +92,7 @@ it('resumes reading exactly where it stopped when its own connection drops', asy
   const { server, admin } = await redisServer(false);
   const publisher = open(server.url);
   const subscriber = open(server.url, { retryDelay: () => 300 });
-  const recorder = new Recorder();
+  const recorder = new StoreRecorder();
   await subscriber.subscribe('r', recorder);
   const first = await publisher.append('r', 'data: 0\n', undefined);
   await recorder.until(() => recorder.events.length === 1, 'first event');
@@ -114,7 +113,7 @@ it('resumes reading exactly where it stopped when its own connection drops', asy
 it('starts a new epoch when the counter goes back, so reissued ids are never mistaken', async () => {
   const { admin, server } = await redisServer(false);
   const store = open(server.url);
-  const recorder = new Recorder();
+  const recorder = new StoreRecorder();
   await store.subscribe('w', recorder);
   const ids: string[] = [];
   for (let i = 0; i < 5; i++) ids.push(await store.append('w', `data: ${i}\n`, undefined));
@@ -136,7 +135,7 @@ it('starts a new epoch when the counter goes back, so reissued ids are never mis
 it('notices, while reading, that Redis lost its data, and ends the local streams', async () => {
   const { server } = await redisServer(false);
   const store = open(server.url);
-  const recorder = new Recorder();
+  const recorder = new StoreRecorder();
   await store.subscribe('gone', recorder);
   const id = await store.append('gone', 'data: 1\n', undefined);
   await recorder.until(() => recorder.events.length === 1, 'first event');
@@ -175,7 +174,7 @@ it('never issues an id twice after a restart from an older snapshot, and every r
   // S reconnects later than W: W's publishes after the restart come first (the worst case).
   const w = open(server.url);
   const s = open(server.url, { retryDelay: () => 400 });
-  const onS = new Recorder();
+  const onS = new StoreRecorder();
   await s.subscribe('ch', onS);
   const fromW: string[] = [];
   for (let i = 1; i <= 5; i++) fromW.push(await w.append('ch', `data: w${i}\n`, undefined));
@@ -211,7 +210,7 @@ it('carries the epoch over whole after a restart with AOF fsync always: streams 
   const { server } = await redisServer(true);
   const w = open(server.url);
   const s = open(server.url);
-  const onS = new Recorder();
+  const onS = new StoreRecorder();
   await s.subscribe('ch', onS);
   const before: string[] = [];
   for (let i = 0; i < 5; i++) before.push(await w.append('ch', `data: ${i}\n`, undefined));
@@ -249,7 +248,7 @@ it('makes earlier ids stale after FLUSHALL, for every process', async () => {
 it('times out on a hung Redis: publish and subscribe reject, stats say degraded, and all clears after', async () => {
   const { server } = await redisServer(false);
   const store = open(server.url, { commandTimeout: 300, blockMs: 200 });
-  const recorder = new Recorder();
+  const recorder = new StoreRecorder();
   await store.subscribe('h', recorder);
   await store.append('h', 'data: before\n', undefined);
   await recorder.until(() => recorder.events.length === 1, 'the first event');
@@ -262,7 +261,7 @@ it('times out on a hung Redis: publish and subscribe reject, stats say degraded,
     expect(Date.now() - started).toBeLessThan(2_000);
     expect(store.stats()).toMatchObject({ status: 'degraded', lastError: expect.any(String) });
     // A subscription to a new channel can't complete either: it fails, leaving no tap behind.
-    await expect(store.subscribe('h2', new Recorder())).rejects.toBeInstanceOf(
+    await expect(store.subscribe('h2', new StoreRecorder())).rejects.toBeInstanceOf(
       RedisUnavailableError,
     );
     expect(store.stats().channels).toBe(1);
@@ -280,7 +279,7 @@ it('times out on a hung Redis: publish and subscribe reject, stats say degraded,
     'data: after',
   ]);
   await expect.poll(() => store.stats().readerStatus, { timeout: 5_000 }).toBe('ready');
-  const late = new Recorder();
+  const late = new StoreRecorder();
   await store.subscribe('h2', late);
   const id = await store.append('h2', 'data: x\n', undefined);
   await late.until(() => late.ids().includes(id), 'the new channel works');
@@ -292,11 +291,13 @@ it('leaves nothing behind when a subscribe fails during an outage; the next one 
   await store.append('warm', 'data: x\n', undefined);
   await server.kill();
   await expect.poll(() => store.stats().status).toBe('reconnecting');
-  await expect(store.subscribe('p', new Recorder())).rejects.toBeInstanceOf(RedisUnavailableError);
+  await expect(store.subscribe('p', new StoreRecorder())).rejects.toBeInstanceOf(
+    RedisUnavailableError,
+  );
   expect(store.stats().channels).toBe(0);
   await server.start();
   await store.ready();
-  const recorder = new Recorder();
+  const recorder = new StoreRecorder();
   await store.subscribe('p', recorder);
   const id = await store.append('p', 'data: y\n', undefined);
   await recorder.until(() => recorder.ids().includes(id), 'delivery after the outage');

@@ -1,8 +1,7 @@
 /** The hub behaviour suite the in-memory store runs, against the Redis store. */
 import { redisStore } from '@ssekit/redis';
+import { describeHubBehaviour, type RedisServer, startRedisServer } from '@ssekit/test-support';
 import { afterAll, beforeAll } from 'vitest';
-import { type RedisServer, startRedisServer } from '../../../test/redis/redis-server.js';
-import { describeHubBehaviour } from '../../../test/support/hub-behaviour.js';
 
 let server: RedisServer;
 let histories = 0;

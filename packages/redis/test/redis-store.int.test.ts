@@ -1,10 +1,9 @@
 /** The Redis store on its own, against a real redis-server: ids, fan-out, replay and gaps. */
 import { parseEventId } from '@ssekit/core';
 import { type RedisStore, redisStore } from '@ssekit/redis';
+import { type RedisServer, StoreRecorder, startRedisServer } from '@ssekit/test-support';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type RedisServer, startRedisServer } from '../../../test/redis/redis-server.js';
-import { Recorder } from './support/recorder.js';
 
 let server: RedisServer;
 let admin: Redis;
@@ -66,7 +65,7 @@ describe('redis store', () => {
     const publisher = open();
     const subscriber = open({}, `t${prefixCount}:`);
     await publisher.append('room', 'data: before\n', undefined);
-    const recorder = new Recorder();
+    const recorder = new StoreRecorder();
     await subscriber.subscribe('room', recorder);
     const id = await publisher.append('room', 'event: chat\ndata: hello\n', 'chat');
     await recorder.until(() => recorder.events.length === 1, 'the event');
@@ -83,9 +82,9 @@ describe('redis store', () => {
   it('merges channels in id order and reads them all with one connection', async () => {
     const publisher = open();
     const subscriber = open({}, `t${prefixCount}:`);
-    const recorders = Array.from({ length: 200 }, () => new Recorder());
+    const recorders = Array.from({ length: 200 }, () => new StoreRecorder());
     for (const [i, recorder] of recorders.entries()) await subscriber.subscribe(`ch${i}`, recorder);
-    const all = new Recorder();
+    const all = new StoreRecorder();
     await subscriber.subscribe('all', all);
     const ids = await Promise.all(
       Array.from({ length: 400 }, (_, i) =>
@@ -108,15 +107,15 @@ describe('redis store', () => {
     const publisher = open({ readCount: 5 });
     const subscriber = open({ readCount: 5 }, `t${prefixCount}:`);
     const seen: number[] = [];
-    const listener = (recorder: Recorder) => ({
-      event: (e: Parameters<Recorder['event']>[0]) => {
+    const listener = (recorder: StoreRecorder) => ({
+      event: (e: Parameters<StoreRecorder['event']>[0]) => {
         seen.push(e.seq);
         recorder.event(e);
       },
       closed: () => recorder.closed(),
     });
-    const x = new Recorder();
-    const y = new Recorder();
+    const x = new StoreRecorder();
+    const y = new StoreRecorder();
     await subscriber.subscribe('x', listener(x));
     await subscriber.subscribe('y', listener(y));
     // Uneven bursts with a small COUNT: a capped stream must not let the other run ahead.
@@ -229,7 +228,7 @@ describe('redis store', () => {
   it('closes a channel for every process: isClosed, the listener, and a rejected append', async () => {
     const a = open();
     const b = open({}, `t${prefixCount}:`);
-    const onB = new Recorder();
+    const onB = new StoreRecorder();
     await b.subscribe('room', onB);
     const last = await a.append('room', 'data: last\n', undefined);
     await a.closeChannel('room');
@@ -245,7 +244,7 @@ describe('redis store', () => {
   it('ends the local streams when entries were trimmed before the reader got to them', async () => {
     const publisher = open({ maxEvents: 3 });
     const subscriber = open({ maxEvents: 3, retryDelay: () => 300 }, `t${prefixCount}:`);
-    const recorder = new Recorder();
+    const recorder = new StoreRecorder();
     await subscriber.subscribe('lag', recorder);
     const first = await publisher.append('lag', 'data: 0\n', undefined);
     await recorder.until(() => recorder.events.length === 1, 'first event');
@@ -262,7 +261,7 @@ describe('redis store', () => {
 
   it('lets the process exit: close() quits both connections', async () => {
     const store = open();
-    await store.subscribe('c', new Recorder());
+    await store.subscribe('c', new StoreRecorder());
     await expect.poll(() => store.stats().readerStatus).toBe('ready');
     const name = 'ssekit-';
     const count = async () =>

@@ -1,9 +1,9 @@
 /** The stored frame is defined once (core), and Redis's byte accounting counts exactly its bytes. */
 import { formatEventId, storedFrame, storedFrameBytes } from '@ssekit/core/store';
 import { type RedisStore, redisStore } from '@ssekit/redis';
+import { type RedisServer, startRedisServer } from '@ssekit/test-support';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type RedisServer, startRedisServer } from '../../../test/redis/redis-server.js';
 
 let server: RedisServer;
 let admin: Redis;

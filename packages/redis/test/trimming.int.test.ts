@@ -1,8 +1,8 @@
 /** Trimming keeps Redis's memory bounded however much is published. */
 import { type RedisStore, redisStore } from '@ssekit/redis';
+import { type RedisServer, startRedisServer } from '@ssekit/test-support';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type RedisServer, startRedisServer } from '../../../test/redis/redis-server.js';
 
 let server: RedisServer;
 let admin: Redis;

@@ -1,7 +1,7 @@
 /** A real node:http server that serves hub channels through core's SseStream, for tests. */
 import { once } from 'node:events';
 import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import {
   type Hub,
   SseRefusal,
@@ -9,6 +9,7 @@ import {
   type SseStreamOptions,
   type SubscribeOptions,
 } from '@ssekit/core';
+import { trackSockets } from './listen.js';
 
 export interface CoreServer {
   url: string;
@@ -26,7 +27,6 @@ export async function startCoreServer(
   streamOptions: SseStreamOptions = {},
   subscribeOptions: SubscribeOptions = {},
 ): Promise<CoreServer> {
-  const sockets = new Set<Socket>();
   const streams: SseStream[] = [];
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
@@ -49,10 +49,7 @@ export async function startCoreServer(
         }
       });
   });
-  server.on('connection', (socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
+  const sockets = trackSockets(server);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;

@@ -12,7 +12,7 @@ import {
 } from '@ssekit/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type CoreServer, startCoreServer } from './core-server.js';
-import { type WatchedSource, watch } from './sse-client.js';
+import { type EventRecorder, watch } from './event-source.js';
 
 export type StoreFactory = (
   limits?: ReplayLimits,
@@ -33,7 +33,7 @@ export function describeHubBehaviour(label: string, makeStore: StoreFactory): vo
     ): Promise<{
       hub: Hub;
       server: CoreServer;
-      open: (query: string, types?: string[]) => WatchedSource;
+      open: (query: string, types?: string[]) => EventRecorder;
     }> {
       const { store, cleanup } = await makeStore(limits);
       cleanups.push(cleanup);
@@ -41,7 +41,7 @@ export function describeHubBehaviour(label: string, makeStore: StoreFactory): vo
       cleanups.push(() => hub.close());
       const server = await startCoreServer(hub, { retry: 5 });
       cleanups.push(() => server.close());
-      const open = (query: string, types: string[] = []): WatchedSource => {
+      const open = (query: string, types: string[] = []): EventRecorder => {
         const watched = watch(`${server.url}?${query}`, ['ssekit-gap', ...types]);
         cleanups.push(() => watched.close());
         return watched;
@@ -189,7 +189,7 @@ export function describeHubBehaviour(label: string, makeStore: StoreFactory): vo
       await hub.closeChannel('room', { final: { event: 'bye', data: 'closed' } });
       await client.until(() => client.source.readyState === client.source.CLOSED, 'client stops');
       expect(client.events.filter((e) => e.type === 'bye')).toEqual([
-        { type: 'bye', data: 'closed', id: '' },
+        { type: 'bye', data: 'closed', lastEventId: '' },
       ]);
       expect(errors.some((e) => e.code === 204)).toBe(true);
       await expect(hub.publish('room', 'late')).rejects.toThrow(/closed/);
@@ -214,7 +214,7 @@ export function describeHubBehaviour(label: string, makeStore: StoreFactory): vo
       await hub.publish('y', 2, { event: 'noise' });
       kept.push(await hub.publish('y', 3, { event: 'tick' }));
       await client.until(() => client.events.length === 2, 'filtered events');
-      expect(client.events.map((e) => e.id)).toEqual(kept);
+      expect(client.events.map((e) => e.lastEventId)).toEqual(kept);
       expect(seqOf(kept[1]!)).toBeGreaterThan(seqOf(kept[0]!));
     });
 

@@ -19,5 +19,3 @@ export class AsyncQueue<T> {
     return this.values;
   }
 }
-
-export { type Deferred, deferred } from '../../../../test/support/deferred.js';

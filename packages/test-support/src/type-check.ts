@@ -5,7 +5,7 @@
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
+const root = fileURLToPath(new URL('../../../', import.meta.url));
 const source = (pkg: string, file = 'index.ts'): string[] => [`${root}packages/${pkg}/src/${file}`];
 
 /** `dir` places the virtual file (module resolution starts there, e.g. for `express`). */
