@@ -11,6 +11,7 @@ export {
   StoreUnavailableError,
 } from './errors.js';
 export { createHub, type EventsOf, Hub } from './hub/hub.js';
+export { type LimitOptions, LimitRefusal } from './hub/limits.js';
 export {
   type FollowOptions,
   RUN_START_EVENT,
@@ -23,12 +24,14 @@ export {
 } from './hub/runs.js';
 export type {
   Authorize,
+  AuthorizeResult,
   ChannelOf,
   CloseOptions,
   EventMap,
   EventMeta,
   GapNotice,
   GapOptions,
+  HubHealth,
   HubOptions,
   HubStats,
   PublishOptions,
@@ -43,6 +46,7 @@ export {
   type CloseReason,
   DEFAULT_HEARTBEAT_MS,
   DEFAULT_MAX_QUEUE_BYTES,
+  DEFAULT_REJOIN_RETRY_MS,
   DEFAULT_UNAVAILABLE_RETRY_MS,
   DEFAULT_WRITE_TIMEOUT_MS,
   type PipeOptions,

@@ -74,7 +74,27 @@ export function configure(
   return { hub, onError, streamOptions, trackers: tracker ? [tracker] : NO_TRACKERS };
 }
 
+/**
+ * Merged configs, by base and override: both are made once per `sse()` / `channel()` call, so
+ * every request through the same chain shares one merged config instead of allocating two objects.
+ */
+const merged = new WeakMap<AdapterConfig, WeakMap<AdapterConfig, AdapterConfig>>();
+
 function merge(base: AdapterConfig, over: AdapterConfig): AdapterConfig {
+  let byOver = merged.get(base);
+  if (!byOver) {
+    byOver = new WeakMap();
+    merged.set(base, byOver);
+  }
+  let config = byOver.get(over);
+  if (!config) {
+    config = mergeNow(base, over);
+    byOver.set(over, config);
+  }
+  return config;
+}
+
+function mergeNow(base: AdapterConfig, over: AdapterConfig): AdapterConfig {
   return {
     hub: over.hub ?? base.hub,
     onError: over.onError ?? base.onError,
@@ -103,16 +123,25 @@ function defaultOnError(error: unknown, req: IncomingMessage): void {
 /**
  * Everything one response needs, in one object: it is the stream's context (request, hub,
  * onError) and the session's routing (refuse, report), so an idle connection holds no closures.
+ * Four fields: the request is `res.req`, and Express's `next` is let go once the stream started.
  */
 class ResponseState implements SseStreamContext, SessionRouting {
-  api: SseResponse<EventMap> | undefined;
+  api: SseResponse<EventMap> | undefined = undefined;
   constructor(
-    readonly request: IncomingMessage,
     readonly res: ServerResponse,
     public config: AdapterConfig,
-    /** The `next` of the latest installer: errors before the stream started go there. */
-    public next: SseNext,
+    /**
+     * The `next` of the latest installer: errors before the stream started go there. Dropped
+     * when it starts (errors after go to `report`), so an idle stream doesn't keep Express's
+     * routing closure and its context alive.
+     */
+    public next: SseNext | undefined,
   ) {}
+
+  /** Node sets `res.req` (and Express does too); the same request `install` was given. */
+  get request(): IncomingMessage {
+    return this.res.req;
+  }
 
   get hub(): Hub<EventMap> | undefined {
     return this.config.hub;
@@ -128,17 +157,23 @@ class ResponseState implements SseStreamContext, SessionRouting {
   }
 
   onStart(): void {
+    this.next = undefined;
     const stream = this.api?.stream;
     if (stream) for (const open of this.config.trackers) open.track(stream);
   }
 
-  answer(status: number): void {
+  answer(status: number, headers?: Record<string, string>): void {
     this.res.statusCode = status;
+    if (headers)
+      for (const [name, value] of Object.entries(headers)) this.res.setHeader(name, value);
     this.res.end();
   }
 
   raise(error: unknown): void {
-    this.next(error);
+    // Only called before the stream started; should one come later, it is reported instead.
+    const next = this.next;
+    if (next) next(error);
+    else this.report(error);
   }
 
   report(error: unknown): void {
@@ -163,8 +198,11 @@ class ResponseState implements SseStreamContext, SessionRouting {
 type Installed = ServerResponse & { [STATE]?: ResponseState };
 
 /**
- * One shared getter for every response: defining it per response (not on the prototype, which
- * a mounted sub-app swaps) costs a property slot and no closure.
+ * One shared getter for every response. Where it can, `install` puts it on a prototype that every
+ * response of the app shares (see `reachGetter`), so a response costs no property of its own for
+ * it (about 50 bytes per connection); a mounted sub-app swaps `app.response` under a response,
+ * never what is above it. Assigning `res.sse` still works: the setter makes an own property, as
+ * assigning it did before.
  */
 const SSE_PROPERTY: PropertyDescriptor = {
   configurable: true,
@@ -172,11 +210,53 @@ const SSE_PROPERTY: PropertyDescriptor = {
   get(this: Installed): SseResponse<EventMap> | undefined {
     return this[STATE]?.session();
   },
+  set(this: Installed, value: unknown): void {
+    Object.defineProperty(this, 'sse', {
+      configurable: true,
+      enumerable: true,
+      writable: true,
+      value,
+    });
+  },
 };
+
+/** The `express.response` objects that carry the getter. */
+const sharedGetters = new WeakSet<object>();
+
+/**
+ * Makes `res.sse` reach the shared getter. On an Express response, `res`'s prototype is its app's
+ * `app.response` (with an own `app`), whose prototype is `express.response`, or, in a mounted
+ * sub-app, the parent's `app.response` (Express 4 and 5 re-parent it on mount, whichever copy of
+ * Express made the sub-app). The getter goes on that prototype, once: every response of the app,
+ * and of apps mounted in it, reaches it. Anything else (a plain `node:http` response, an `sse` the
+ * app defined itself) gets an own property, as every response did before.
+ */
+function reachGetter(res: ServerResponse): void {
+  const own = Object.getOwnPropertyDescriptor(res, 'sse');
+  if (own === undefined) {
+    const appResponse = Object.getPrototypeOf(res) as object | null;
+    const shared =
+      appResponse !== null && Object.hasOwn(appResponse, 'app')
+        ? (Object.getPrototypeOf(appResponse) as object | null)
+        : null;
+    if (shared !== null && appResponse !== null) {
+      if (sharedGetters.has(shared) && !Object.hasOwn(appResponse, 'sse')) return;
+      if (!('sse' in appResponse)) {
+        Object.defineProperty(shared, 'sse', SSE_PROPERTY);
+        sharedGetters.add(shared);
+        return;
+      }
+    }
+  } else if (own.get === SSE_PROPERTY.get) {
+    return;
+  }
+  Object.defineProperty(res, 'sse', SSE_PROPERTY);
+}
 
 /**
  * Installs (or refines) the lazy `res.sse`. A later installer, e.g. route-scoped `sse()` after
- * `app.use(sse())`, overrides options until the stream exists; its `next` always wins.
+ * `app.use(sse())`, overrides options until the stream exists; its `next` always wins. Each
+ * installer checks the getter is reachable, so a route inside a mounted sub-app finds it too.
  */
 export function install(
   req: IncomingMessage,
@@ -187,12 +267,18 @@ export function install(
   const target = res as Installed;
   const state = target[STATE];
   if (state) {
-    state.next = next;
-    if (!state.api) state.config = merge(state.config, config);
+    if (!state.api) {
+      reachGetter(res);
+      state.config = merge(state.config, config);
+    }
+    // Once the stream started, `next` is of no more use (see ResponseState.next).
+    if (!state.api?.started) state.next = next;
     return state;
   }
-  Object.defineProperty(res, 'sse', SSE_PROPERTY);
-  const created = new ResponseState(req, res, config, next);
+  // Node >= 15 sets it; a stand-in response (a test double) might not.
+  if (res.req === undefined) (res as { req: IncomingMessage }).req = req;
+  reachGetter(res);
+  const created = new ResponseState(res, config, next);
   target[STATE] = created;
   return created;
 }

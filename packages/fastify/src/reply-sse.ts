@@ -102,7 +102,8 @@ class ReplyState implements SseStreamContext, SessionRouting {
     if (plugin.closing) queueMicrotask(() => stream.shutdown(plugin.finalEvent));
   }
 
-  answer(status: number): void {
+  answer(status: number, headers?: Record<string, string>): void {
+    if (headers) this.reply?.headers(headers);
     this.reply?.code(status).send();
   }
 

@@ -14,6 +14,7 @@ import type { ChannelGap, EventStore, ReplayResult } from '../store/store.js';
 import type { CloseReason, SseStream } from '../stream/sse-stream.js';
 import { encodeEvent, encodeEventBody, jsonSerializer } from '../wire/encode.js';
 import { assertChannel, channelNames } from './channel-names.js';
+import { Limits } from './limits.js';
 import { joinPieces, writeAll } from './pieces.js';
 import {
   type FollowOptions,
@@ -28,6 +29,7 @@ import type {
   CloseOptions,
   EventMap,
   GapNotice,
+  HubHealth,
   HubOptions,
   HubStats,
   PublishOptions,
@@ -53,6 +55,8 @@ export class Hub<Events extends EventMap = EventMap> {
   private flushScheduled = false;
   private flushMark = 0;
   private closing = false;
+  private draining = false;
+  private readonly limits: Limits;
   /** `close()`'s final event, for streams that reach the hub after it closed. */
   private finalFrame: Buffer | undefined;
   /** Streams that called subscribe once: a second call is refused. */
@@ -73,6 +77,7 @@ export class Hub<Events extends EventMap = EventMap> {
     if (options.gap?.event !== undefined) encodeEvent({ event: options.gap.event });
     this.options = options;
     this.store = options.store ?? new MemoryStore(options.replay);
+    this.limits = new Limits(options.limits);
     this.runs = new Runs({
       store: this.store,
       publishRaw: (channel, data, event) =>
@@ -137,9 +142,13 @@ export class Hub<Events extends EventMap = EventMap> {
     if (this.subscribed.has(stream)) throw new AlreadySubscribedError();
     this.subscribed.add(stream);
     const authorize = options.authorize ?? this.options.authorize;
+    let expiresAt = Number.POSITIVE_INFINITY;
     if (authorize) {
+      // Every subscribe, so every resume, before any replayed byte.
       for (const name of names) {
-        if (!(await authorize(options.request, name))) throw new SseRefusal(403, name);
+        const verdict = await authorize(options.request, name);
+        if (!verdict) throw new SseRefusal(403, name);
+        if (verdict !== true) expiresAt = Math.min(expiresAt, +verdict.expiresAt);
       }
     }
     for (const name of names) {
@@ -155,9 +164,17 @@ export class Hub<Events extends EventMap = EventMap> {
       stream.start();
       return;
     }
+    if (this.draining) throw this.limits.refusal('draining');
+    const limitKey = this.limits.admit(
+      options.request,
+      this.streams.size,
+      (name) => this.channels.get(name)?.subscribers.size ?? 0,
+      names,
+    );
     this.track(stream);
     const end = options.endOn ? { on: new Set(options.endOn), frame: options.endFrame } : undefined;
     const sub = new Subscription(this, stream, names, options.filter, end);
+    sub.limitKey = limitKey;
     stream.onClose(sub);
     let result: ReplayResult;
     const lastEventId = options.lastEventId ?? stream.lastEventId;
@@ -173,6 +190,7 @@ export class Hub<Events extends EventMap = EventMap> {
     if (stream.closed) return;
     stream.start();
     if (stream.closed) return;
+    if (expiresAt !== Number.POSITIVE_INFINITY) stream.endAt(expiresAt);
     let replay = result.events;
     if (lastEventId !== undefined && result.gap) {
       const policy = options.gapReplay ?? this.options.gap?.replay ?? 'available';
@@ -335,6 +353,44 @@ export class Hub<Events extends EventMap = EventMap> {
     this.remove(sub);
   }
 
+  /**
+   * Graceful drain, for deploys: new subscriptions are sent away politely (200, `retry:`, end),
+   * and the open streams end spread evenly over `withinMs`, each with a `retry:` hint, so clients
+   * reconnect to other instances and resume exactly without a thundering herd. Resolves when none
+   * is left.
+   */
+  async drain(options: { withinMs?: number } = {}): Promise<void> {
+    const withinMs = options.withinMs ?? 10_000;
+    this.draining = true;
+    const streams = [...this.streams];
+    const now = Date.now();
+    streams.forEach((stream, i) => {
+      stream.endAt(now + Math.round(((i + 1) * withinMs) / streams.length));
+    });
+    await Promise.all(streams.map((stream) => stream.whenClosed()));
+  }
+
+  /** For readiness probes: whether this process should get new clients. */
+  health(): HubHealth {
+    const store = this.store.stats();
+    const storeStatus = typeof store.status === 'string' ? store.status : 'ready';
+    const status = this.closing
+      ? 'closed'
+      : this.draining
+        ? 'draining'
+        : storeStatus === 'ready'
+          ? 'ok'
+          : 'degraded';
+    return {
+      status,
+      ready: status === 'ok',
+      draining: this.draining,
+      streams: this.streams.size,
+      runs: this.runs.running,
+      store,
+    };
+  }
+
   stats(): HubStats {
     const store = this.store.stats();
     return {
@@ -344,6 +400,7 @@ export class Hub<Events extends EventMap = EventMap> {
       bufferedBytes: store.bufferedBytes,
       runs: this.runs.running,
       ...this.counters,
+      refusedByLimit: this.limits.refused,
       store,
     };
   }
@@ -376,6 +433,10 @@ export class Hub<Events extends EventMap = EventMap> {
   }
 
   private remove(sub: Subscription): void {
+    if (sub.limitKey !== undefined) {
+      this.limits.release(sub.limitKey);
+      sub.limitKey = undefined;
+    }
     for (const name of sub.channels) {
       const state = this.channels.get(name);
       if (!state) continue;

@@ -15,6 +15,8 @@ export class Subscription {
   backlog: StoredEvent[] = [];
   backlogBytes = 0;
   mark = 0;
+  /** The limit key this subscription counts against, until it ends. */
+  limitKey: string | undefined;
   readonly channelSet: Set<string> | undefined;
   /** Single channel, no filter, no end: takes the shared joined Buffer as is. */
   readonly simple: boolean;

@@ -4,6 +4,7 @@ import type { ChannelGap, EventStore, GapReason, StoreStats } from '../store/sto
 import type { SseStream } from '../stream/sse-stream.js';
 import type { Serializer, SseEventInit } from '../wire/encode.js';
 import type { RequestLike } from '../wire/last-event-id.js';
+import type { LimitOptions } from './limits.js';
 
 /** Channel name -> payload type. `Record<string, unknown>` when untyped. */
 export type EventMap = Record<string, unknown>;
@@ -13,7 +14,13 @@ export type ChannelOf<Events extends EventMap> = keyof Events & string;
 export type Authorize = (
   request: RequestLike | undefined,
   channel: string,
-) => boolean | Promise<boolean>;
+) => AuthorizeResult | Promise<AuthorizeResult>;
+
+/**
+ * `true` / `false`, or allowed until a time: the stream then ends at `expiresAt` with a `retry:`
+ * hint, and the reconnect (with fresh credentials) is authorized again before any replayed byte.
+ */
+export type AuthorizeResult = boolean | { expiresAt: number | Date };
 
 /** What a per-client filter sees of an event. */
 export interface EventMeta {
@@ -58,6 +65,8 @@ export interface HubOptions {
   authorize?: Authorize;
   /** Serializer for non-string data. Default JSON. */
   serializer?: Serializer;
+  /** Connection limits per process, per channel and per key. */
+  limits?: LimitOptions;
 }
 
 export interface SubscribeOptions {
@@ -98,5 +107,19 @@ export interface HubStats {
   replaysServed: number;
   gapsSignalled: number;
   droppedForOverflow: number;
+  /** Subscriptions turned away by a limit or a drain. */
+  refusedByLimit: number;
+  store: StoreStats;
+}
+
+export interface HubHealth {
+  /** `ok`: take clients; `degraded`: the store is not ready; `draining` or `closed`: send them elsewhere. */
+  status: 'ok' | 'degraded' | 'draining' | 'closed';
+  /** `status === 'ok'`: what a readiness probe answers. */
+  ready: boolean;
+  draining: boolean;
+  streams: number;
+  runs: number;
+  /** The store's own stats (Redis: status, reader state and position, last error). */
   store: StoreStats;
 }

@@ -50,6 +50,8 @@ export const STREAM_OPTION_CHECKS: Record<string, Check> = {
   writeTimeout: msOrFalse,
   retry,
   unavailableRetry: nonNegativeInt,
+  maxAge: positiveInt,
+  rejoinRetry: nonNegativeInt,
   serializer: fn,
   headers,
   onError: fn,

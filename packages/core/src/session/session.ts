@@ -7,6 +7,7 @@
 import type { Readable } from 'node:stream';
 import { SseRefusal, StoreUnavailableError } from '../errors.js';
 import type { Hub } from '../hub/hub.js';
+import { LimitRefusal } from '../hub/limits.js';
 import {
   type FollowOptions,
   RUN_START_EVENT,
@@ -24,8 +25,8 @@ import type { RequestLike } from '../wire/last-event-id.js';
  * error the same way.
  */
 export interface SessionRouting {
-  /** Before any header: answer with an empty response of this status (a closed channel's 204). */
-  answer(status: number): void;
+  /** Before any header: answer with an empty response of this status (a closed channel's 204, a limit's 429). */
+  answer(status: number, headers?: Record<string, string>): void;
   /** Before any header: the framework's error handler answers (a 403 or 400 refusal, a bad field). */
   raise(error: unknown): void;
   /** After the stream started (it is already closed): the app's `onError`, else the framework's log. */
@@ -230,6 +231,17 @@ export class SseSession<Events extends EventMap = EventMap> {
       const retry = jitteredRetry(stream.unavailableRetry);
       if (!stream.closed) stream.close({ retry });
       logUnavailable(error, this[ROUTING]);
+      return;
+    }
+    if (error instanceof LimitRefusal && !stream.started) {
+      // A limit or a drain: come back later, and not all at once.
+      const retry = jitteredRetry(stream.unavailableRetry);
+      if (error.answer === 'retry') stream.close({ retry });
+      else {
+        this[REFUSED] = true;
+        stream.discard();
+        this[ROUTING].answer(error.answer, { 'Retry-After': String(Math.ceil(retry / 1000)) });
+      }
       return;
     }
     if (stream.started) {

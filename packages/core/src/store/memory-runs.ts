@@ -51,7 +51,7 @@ export class MemoryRunStore implements RunStore {
 
   async requestStop(key: string): Promise<boolean> {
     const entry = this.runs.get(key);
-    if (!entry || entry.record.status !== 'running') return false;
+    if (entry?.record.status !== 'running') return false;
     entry.record.stopRequested = true;
     return true;
   }
@@ -82,8 +82,7 @@ export class MemoryRunStore implements RunStore {
 
   async interrupt(key: string): Promise<boolean> {
     const entry = this.runs.get(key);
-    if (!entry || entry.record.status !== 'running' || entry.record.leaseUntil > Date.now())
-      return false;
+    if (entry?.record.status !== 'running' || entry.record.leaseUntil > Date.now()) return false;
     entry.record.status = 'interrupted';
     return true;
   }

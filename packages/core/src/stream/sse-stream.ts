@@ -38,6 +38,14 @@ export interface SseStreamOptions {
   /** A `retry:` field sent first, in ms. */
   retry?: number;
   /**
+   * Rotation: end the stream after about this many ms (minus up to 10% jitter, so streams opened
+   * together don't end together) with a `retry:` hint; the client reconnects (perhaps to another
+   * instance) and resumes exactly. Also bounds how long one authorization lasts. Default: none.
+   */
+  maxAge?: number;
+  /** The `retry:` base, in ms, when a stream is ended to be resumed at once (rotation, drain, expiry). Default 1,000 (jittered). */
+  rejoinRetry?: number;
+  /**
    * When the store is unavailable (Redis down), a subscribe is answered 200 with `retry:` about
    * this many ms (jittered by +-50%) and ended at once, so browsers come back later. Default 5,000.
    */
@@ -73,6 +81,7 @@ export const DEFAULT_HEARTBEAT_MS = 15_000;
 export const DEFAULT_MAX_QUEUE_BYTES = 1024 * 1024;
 export const DEFAULT_WRITE_TIMEOUT_MS = 30_000;
 export const DEFAULT_UNAVAILABLE_RETRY_MS = 5_000;
+export const DEFAULT_REJOIN_RETRY_MS = 1_000;
 
 const HEARTBEAT = encodeComment('');
 const CLOSED = Symbol('closed');
@@ -115,6 +124,9 @@ export class SseStream implements Tickable, TransportOwner {
   private closedPromise: Promise<typeof CLOSED> | undefined;
   private drainWaiters: Array<() => void> | undefined;
   private drainHooked = false;
+  /** The timer of `endAt` (rotation, drain, expiring authorization), when one is set. */
+  private endTimer: NodeJS.Timeout | undefined;
+  private endTime = Number.POSITIVE_INFINITY;
   /** Headers added with `setHeader` before the stream started. */
   private extraHeaders: Record<string, string> | undefined;
 
@@ -200,7 +212,29 @@ export class SseStream implements Tickable, TransportOwner {
       return;
     }
     if (this.period !== undefined) joinTicker(this.period, this);
+    const maxAge = this.options.maxAge;
+    if (maxAge !== undefined)
+      this.endAt(Date.now() + Math.round(maxAge * (1 - 0.1 * Math.random())));
     if (this.options.retry !== undefined) this.write(encodeEvent({ retry: this.options.retry }));
+  }
+
+  /**
+   * Ends the stream politely at `time` (ms since epoch): a jittered `retry:` hint, then the end,
+   * so the client reconnects and resumes exactly. The earliest of several calls wins. For
+   * rotation, drain and authorization that expires.
+   */
+  endAt(time: number): void {
+    if (this.closed || time >= this.endTime) return;
+    this.endTime = time;
+    if (this.endTimer) clearTimeout(this.endTimer);
+    this.endTimer = setTimeout(() => this.rejoin(), Math.max(0, time - Date.now()));
+    this.endTimer.unref();
+  }
+
+  /** Ends the stream with a `retry:` hint for a client that should come back at once. */
+  rejoin(): void {
+    const base = this.options.rejoinRetry ?? DEFAULT_REJOIN_RETRY_MS;
+    this.close({ retry: Math.round(base * (0.5 + Math.random())) });
   }
 
   /** Sends one event. Returns false when nothing was written (closed, or dropped on overflow). */
@@ -445,6 +479,7 @@ export class SseStream implements Tickable, TransportOwner {
     this.queue = undefined;
     this.queued = 0;
     if (wasOpen && this.period !== undefined) leaveTicker(this.period, this);
+    if (this.endTimer) clearTimeout(this.endTimer);
     this.controller?.abort(reason);
     const listeners = this.closeListeners ?? [];
     this.closeListeners = undefined;
