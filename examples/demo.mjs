@@ -4,8 +4,10 @@
  *   node examples/demo.mjs        (after `pnpm build`; the README's first command does both)
  *
  * PORT (default 3000) and HOST (default localhost) choose where it listens. REDIS_URL, when
- * set, keeps channels and replay in Redis instead of memory. One hub serves both frameworks:
- * the Express and the Fastify ticker show the same prices with the same event ids.
+ * set, keeps channels, replay and the AI answers' run state in Redis instead of memory (then an
+ * answer started on one demo process can be followed, resumed and stopped on another). One hub
+ * serves both frameworks: the Express and the Fastify ticker show the same prices with the same
+ * event ids.
  */
 import { createServer } from 'node:http';
 import { fileURLToPath } from 'node:url';
@@ -57,7 +59,7 @@ const app = Fastify({
 });
 await app.register(sse, { hub });
 await app.register(tickerRoutes, { prefix: '/fastify/stock-ticker' });
-await app.register(tokensRoutes, { prefix: '/fastify/ai-tokens' });
+await app.register(tokensRoutes, { prefix: '/fastify/ai-tokens', hub });
 
 const { port, host } = listenAddress();
 await app.listen({ port, host });

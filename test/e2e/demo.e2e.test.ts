@@ -89,11 +89,11 @@ it('serves both examples in both flavours from one hub, and exits cleanly on SIG
       undefined,
       WAIT,
     );
-    const before = demo.output().split('generator finalised').length;
+    const before = demo.output().split('model finalised').length;
     await page.click('#stop');
     await demo.printed.until(
-      () => demo!.output().split('generator finalised').length > before,
-      `the demo to log "generator finalised" after Stop on ${link}`,
+      () => demo!.output().split('model finalised').length > before,
+      `the demo to log "model finalised" after Stop on ${link}`,
     );
   }
 

@@ -1,6 +1,6 @@
 /**
  * What the example test files share: one Chromium per file, the tests run once per flavour, and
- * each test's page and example server are closed after it (the page first, then the server).
+ * each test's pages and example server are closed after it (the pages first, then the server).
  */
 import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe } from 'vitest';
@@ -16,7 +16,7 @@ interface Closable {
 export interface ExampleSession {
   /** Closes `server` after the test; returns it. */
   serve<S extends Closable>(server: S): S;
-  /** A new page on `url`, closed after the test. */
+  /** A new page (a new tab) on `url`, closed after the test. */
   open(url: string): Promise<Page>;
 }
 
@@ -35,11 +35,10 @@ export function describeExample(
 
   describe.each(FLAVOURS)(title, (flavour) => {
     let server: Closable | undefined;
-    let page: Page | undefined;
+    const pages: Page[] = [];
 
     afterEach(async () => {
-      await page?.close();
-      page = undefined;
+      for (const page of pages.splice(0)) await page.close();
       await server?.close();
       server = undefined;
     });
@@ -50,7 +49,8 @@ export function describeExample(
         return started;
       },
       async open(url) {
-        page = await chromium.newPage();
+        const page = await chromium.newPage();
+        pages.push(page);
         await page.goto(url);
         return page;
       },

@@ -39,7 +39,10 @@ export class Watched {
 }
 
 export interface SseRequestRecord {
+  method: string;
   path: string;
+  /** The path and the query, e.g. `/chat/KEY?lastEventId=...`. */
+  url: string;
   /** The Last-Event-ID header the browser sent, if any. */
   lastEventId: string | undefined;
   /** The response's status, once it closed. */
@@ -58,7 +61,9 @@ export class SseTraffic extends Watched {
       if (!isSse(path)) return;
       const header = req.headers['last-event-id'];
       const record: SseRequestRecord = {
+        method: req.method ?? 'GET',
         path,
+        url: req.url ?? '/',
         lastEventId: typeof header === 'string' ? header : undefined,
         status: undefined,
         socket: req.socket,
@@ -212,6 +217,8 @@ export interface ModelStats {
 
 interface FakeModel {
   stats: ModelStats;
+  /** The answer the model gives to `prompt`, in full. */
+  answerFor(prompt: string): string;
 }
 
 interface FakeModelModule {
@@ -231,13 +238,17 @@ interface TokensModule {
 }
 
 export interface TokensServer extends Listening {
+  hub: Hub;
   model: FakeModel;
-  /** What the model logged, e.g. `generator finalised (...)`. */
+  /** What the server logged: the model's `[ai-tokens] model finalised KEY (...)` lines. */
   log: string[];
   logged: Watched;
 }
 
-/** `minDelayMs`/`maxDelayMs`: the fake model's pause before each word. */
+/**
+ * `minDelayMs`/`maxDelayMs`: the fake model's pause before each word. The traffic watched is
+ * every request under `/chat` (POST /chat, POST /chat/new, GET /chat/:key, POST /chat/:key/stop).
+ */
 export async function startTokens(
   flavour: Flavour,
   delays: { minDelayMs: number; maxDelayMs: number },
@@ -246,6 +257,7 @@ export async function startTokens(
   const { createTokensApp } = await loadExample<TokensModule>(`ai-tokens/${flavour}.mjs`);
   const log: string[] = [];
   const logged = new Watched();
+  // The log line the server prints to stdout, captured here instead.
   const model = createFakeModel({
     ...delays,
     log: (line) => {
@@ -254,10 +266,12 @@ export async function startTokens(
     },
   });
   const hub = createHub();
-  const app = await createTokensApp({ hub, model, stream: { heartbeat: false } });
-  const listening = await listen(app, (path) => path === '/generate');
+  // retry: a page whose connection dropped asks again 100 ms later.
+  const app = await createTokensApp({ hub, model, stream: { heartbeat: false, retry: 100 } });
+  const listening = await listen(app, (path) => path === '/chat' || path.startsWith('/chat/'));
   return {
     ...listening,
+    hub,
     model,
     log,
     logged,

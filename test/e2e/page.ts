@@ -25,8 +25,24 @@ export interface TickerPage {
 
 export interface TokensPage {
   tokens: {
+    /** Words shown since the page started following the run. */
     received: number;
-    state: 'idle' | 'streaming' | 'done' | 'stopped' | 'interrupted';
+    state:
+      | 'idle'
+      | 'starting'
+      | 'connecting'
+      | 'streaming'
+      | 'reconnecting'
+      | 'done'
+      | 'stopped'
+      | 'error'
+      | 'interrupted'
+      | 'gone';
+    /** The run followed, once known (also in the address, `?run=KEY`). */
+    key: string | null;
+    via: 'fetch' | 'eventsource' | null;
+    /** The id of the last word received. */
+    lastId: string | null;
   };
 }
 
