@@ -82,7 +82,6 @@ interface LocalRun {
   controller: AbortController;
   options: Required<Omit<RunOptions, 'key' | 'map'>>;
   lastLocalFollower: number;
-  stopping: 'stopped' | undefined;
   resolve: (status: RunStatus) => void;
 }
 
@@ -145,7 +144,6 @@ export class Runs {
         leaseMs: settings.leaseMs,
       },
       lastLocalFollower: Date.now(),
-      stopping: undefined,
       resolve,
     };
     this.local.set(key, run);
@@ -231,7 +229,7 @@ export class Runs {
         await this.host.publishRaw(channel, data, event);
       }
       if (signal.aborted) status = 'stopped';
-    } catch (error) {
+    } catch {
       if (signal.aborted) status = 'stopped';
       else {
         status = 'error';
@@ -239,7 +237,6 @@ export class Runs {
         message = 'the run failed';
         run.controller.abort('error');
       }
-      void error;
     } finally {
       clearTimeout(maxDuration);
     }
@@ -272,7 +269,6 @@ export class Runs {
   }
 
   private abort(run: LocalRun, why: 'stopped' | 'lost'): void {
-    run.stopping = 'stopped';
     if (!run.controller.signal.aborted) run.controller.abort(why);
   }
 
@@ -309,8 +305,8 @@ export class Runs {
       if (this.local.has(key)) continue;
       const runs = this.store;
       await runs.touch(key);
-      if (await runs.interrupt(key)) {
-        const record = await runs.get(key);
+      // One process wins the compare-and-set and writes the terminal event for everyone.
+      if (await runs.interrupt(key))
         await this.finish(
           key,
           null,
@@ -318,8 +314,6 @@ export class Runs {
           "the run's process stopped",
           DEFAULTS.retentionMs,
         ).catch(() => {});
-        void record;
-      }
     }
     if (this.local.size === 0 && this.followers.size === 0 && this.ticker) {
       clearInterval(this.ticker);
