@@ -124,6 +124,7 @@ export class Runs {
       channel: runChannel(key),
       owner: this.owner,
       leaseMs: settings.leaseMs,
+      retentionMs: settings.retentionMs,
       startBody: encodeEventBody({ event: RUN_START_EVENT, data: JSON.stringify({ key }) }),
       startEvent: RUN_START_EVENT,
     });
@@ -181,7 +182,7 @@ export class Runs {
       stream.start();
       return;
     }
-    this.attach(key, stream);
+    this.attach(key, stream, record.leaseMs);
     await this.host.subscribe(stream, runChannel(key), {
       lastEventId: lastEventId ?? record.startId,
       ...(options.request ? { request: options.request } : {}),
@@ -199,9 +200,9 @@ export class Runs {
     this.local.clear();
   }
 
-  private attach(key: string, stream: SseStream): void {
+  private attach(key: string, stream: SseStream, leaseMs: number): void {
     this.followers.set(key, (this.followers.get(key) ?? 0) + 1);
-    this.schedule(DEFAULTS.leaseMs);
+    this.schedule(leaseMs);
     stream.onClose(() => {
       const left = (this.followers.get(key) ?? 1) - 1;
       if (left > 0) this.followers.set(key, left);
@@ -306,14 +307,12 @@ export class Runs {
       const runs = this.store;
       await runs.touch(key);
       // One process wins the compare-and-set and writes the terminal event for everyone.
-      if (await runs.interrupt(key))
-        await this.finish(
-          key,
-          null,
-          'interrupted',
-          "the run's process stopped",
-          DEFAULTS.retentionMs,
-        ).catch(() => {});
+      if (await runs.interrupt(key)) {
+        const retentionMs = (await runs.get(key))?.retentionMs ?? DEFAULTS.retentionMs;
+        await this.finish(key, null, 'interrupted', "the run's process stopped", retentionMs).catch(
+          () => {},
+        );
+      }
     }
     if (this.local.size === 0 && this.followers.size === 0 && this.ticker) {
       clearInterval(this.ticker);

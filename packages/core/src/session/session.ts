@@ -251,7 +251,9 @@ export class SseSession<Events extends EventMap = EventMap> {
       this[REFUSED] = true;
       // The framework answers; a subscribe still in flight must not start the stream over it.
       stream.discard();
-      if (error instanceof SseRefusal && error.status === 204) this[ROUTING].answer(204);
+      // A closed channel, an ended run, an unknown run: a plain answer, not an error to log.
+      if (error instanceof SseRefusal && (error.status === 204 || error.status === 404))
+        this[ROUTING].answer(error.status);
       else this[ROUTING].raise(error);
     }
   }

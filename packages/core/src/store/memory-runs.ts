@@ -32,6 +32,8 @@ export class MemoryRunStore implements RunStore {
       leaseUntil: now + claim.leaseMs,
       stopRequested: false,
       seenAt: now,
+      leaseMs: claim.leaseMs,
+      retentionMs: claim.retentionMs,
     };
     this.runs.set(claim.key, { record, channel: claim.channel, timer: undefined });
     return { ...record };

@@ -20,6 +20,9 @@ export interface RunRecord {
   stopRequested: boolean;
   /** Last time a follower was attached anywhere (ms since epoch). */
   seenAt: number;
+  /** The run's lease and retention, so every process checks and keeps it alike. */
+  leaseMs: number;
+  retentionMs: number;
 }
 
 export interface RunClaim {
@@ -27,6 +30,7 @@ export interface RunClaim {
   channel: string;
   owner: string;
   leaseMs: number;
+  retentionMs: number;
   /** The start marker's encoded body and event type, appended atomically with the claim. */
   startBody: string;
   startEvent: string;
