@@ -12,6 +12,13 @@ export const CONTENDERS = [
     file: 'raw-coalesce.mjs',
     storm: false,
   },
+  // The Express floor: what @ssekit/express adds over Express is its heap minus this one's.
+  {
+    key: 'raw-express-coalesce',
+    label: 'bare Express 5, per-tick coalescing',
+    file: 'raw-express-coalesce.mjs',
+    storm: false,
+  },
   // Not in the list: ssekit without a framework, to tell ssekit's cost from Express's or Fastify's.
   {
     key: 'ssekit-core',

@@ -3,7 +3,6 @@
  * GET /stats, and reporting the port to the driver over IPC. Only the SSE part differs
  * (serve.mjs mounts all of it on node:http, Express or Fastify).
  */
-import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
 /** Microseconds on CLOCK_MONOTONIC: the same clock in every process of this machine. */
@@ -131,9 +130,4 @@ export function reportReady(port) {
     if (message && message.type === 'exit') process.exit(0);
   });
   process.on('disconnect', () => process.exit(0));
-}
-
-/** Whether packages/<dir> has been built; until then the ssekit contenders fall back to core. */
-export function adapterBuilt(dir) {
-  return existsSync(new URL(`../../packages/${dir}/dist/index.js`, import.meta.url));
 }

@@ -3,7 +3,7 @@
  * redis-server (REDIS_URL, REDIS_PREFIX from the driver). Same contract as the other contenders.
  */
 import { createHub } from '@ssekit/core';
-import { sse } from '@ssekit/express';
+import { channel, sse } from '@ssekit/express';
 import { redisStore } from '@ssekit/redis';
 import express from 'express';
 import { createHubControl } from './common.mjs';
@@ -21,5 +21,5 @@ const control = createHubControl(hub, {
 
 const app = express();
 app.use(sse({ hub }));
-app.get('/sse', sse.channel('bcast'));
+app.get('/sse', channel('bcast'));
 serveExpress(app, control);
