@@ -58,6 +58,20 @@ interface Tap {
 
 type XReadReply = Array<[key: string, entries: RawEntry[]]> | null;
 
+/**
+ * Whether the reply of a blocking XREAD may lack other streams' entries. An XREAD that waited is
+ * answered (up to Redis 7.0) with the entries of the one stream that woke it, right after the
+ * script that wrote them: if that script was a batch over several channels, the other channels'
+ * entries, some below the last one here, are missing. One entry is safe (the first entry written
+ * after the read blocked is the lowest), and so is a reply with several streams (the read did
+ * not wait, so it saw them all).
+ */
+function partial(reply: XReadReply, wakeKey: string, taps: number): boolean {
+  if (reply?.length !== 1 || taps < 2) return false;
+  const [key, entries] = reply[0]!;
+  return key !== wakeKey && entries.length > 1;
+}
+
 export interface ReaderOptions {
   blockMs: number;
   readCount: number;
@@ -283,6 +297,11 @@ export class StreamReader {
       return;
     }
     if (generation !== this.generation) return;
+    if (block.length > 0 && partial(reply, this.wakeKey, taps.length)) {
+      // Read again at once, without BLOCK: that reply holds every stream.
+      this.recheck = true;
+      return;
+    }
     if (reply) this.deliver(reply, taps, before!);
     // A channel whose entries this read did not cap is now level with the others.
     const capped = new Set(

@@ -6,17 +6,16 @@
  */
 import { randomBytes } from 'node:crypto';
 import {
-  ChannelClosedError,
   DEFAULT_MAX_EVENTS,
   type EventStore,
-  formatEventId,
   parseEventId,
   type ReplayResult,
   type StoreListener,
 } from '@ssekit/core/store';
 import type { Redis } from 'ioredis';
+import { AppendBatcher } from './append-batch.js';
 import { CommandRunner } from './command-runner.js';
-import { isReplyError, onceReady, openConnection } from './connection.js';
+import { onceReady, openConnection } from './connection.js';
 import { EpochTracker } from './epochs.js';
 import {
   DEFAULT_BLOCK_MS,
@@ -44,6 +43,7 @@ export class RedisStore implements EventStore, ReaderHost {
   private readonly runner: CommandRunner;
   private readonly epochs: EpochTracker;
   private readonly reader: StreamReader;
+  private readonly batcher: AppendBatcher;
   private readonly limits: [maxEvents: number, maxBytes: number, maxAgeMs: number];
   private readonly commandTimeout: number;
 
@@ -68,6 +68,19 @@ export class RedisStore implements EventStore, ReaderHost {
       readCount: options.readCount ?? DEFAULT_READ_COUNT,
       retryDelay: options.retryDelay ?? defaultRetryDelay,
     });
+    const epochs = this.epochs;
+    this.batcher = new AppendBatcher({
+      keys: this.keys,
+      limits: this.limits,
+      get highestSeq() {
+        return epochs.highestSeq;
+      },
+      runAppend: (keys, args) => this.sendScript('publish', scripts.append, keys, args),
+      appended: (epoch, head, base, lastSeq) => {
+        epochs.observe(epoch, head, base);
+        epochs.noteSeq(lastSeq);
+      },
+    });
   }
 
   /** Resolves once the command connection is ready, e.g. after Redis came back (or on close). */
@@ -82,13 +95,24 @@ export class RedisStore implements EventStore, ReaderHost {
     return this.epochs.highestSeq;
   }
 
-  /** The keys the append and close scripts touch, in their KEYS order. */
+  /** The keys the close script touches, in its KEYS order. */
   private channelKeys(channel: string): string[] {
     const { keys } = this;
     return [...keys.history, keys.closed, keys.stream(channel), keys.meta(channel)];
   }
 
+  /** Runs a script after the pending publishes, so Redis runs them in the order they were made. */
   private runScript(
+    what: string,
+    script: LuaScript,
+    keys: readonly string[],
+    args: readonly (string | number)[],
+  ): Promise<unknown> {
+    this.batcher.flush();
+    return this.sendScript(what, script, keys, args);
+  }
+
+  private sendScript(
     what: string,
     script: LuaScript,
     keys: readonly string[],
@@ -99,24 +123,9 @@ export class RedisStore implements EventStore, ReaderHost {
     );
   }
 
-  async append(channel: string, body: string, event: string | undefined): Promise<string> {
-    const reply = (await this.runScript('publish', scripts.append, this.channelKeys(channel), [
-      this.highestSeq,
-      channel,
-      body,
-      event === undefined ? '0' : '1',
-      event ?? '',
-      ...this.limits,
-    ]).catch((error: unknown) => {
-      if (isReplyError(error) && error.message.startsWith('SSEKIT_CLOSED')) {
-        throw new ChannelClosedError(channel);
-      }
-      throw error;
-    })) as [string, number, number];
-    const [epoch, seq, base] = reply;
-    this.epochs.observe(epoch, seq - 1, base);
-    this.noteSeq(seq);
-    return formatEventId(epoch, seq);
+  /** Queued for this tick's batch (append-batch.ts): one round trip for all of them. */
+  append(channel: string, body: string, event: string | undefined): Promise<string> {
+    return this.batcher.append(channel, body, event);
   }
 
   async readAfter(
@@ -181,6 +190,7 @@ export class RedisStore implements EventStore, ReaderHost {
   }
 
   async reopenChannel(channel: string): Promise<void> {
+    this.batcher.flush();
     // Also lift the expiry closing put on the stream, or history published after the reopen
     // would vanish with it (publishes re-apply maxAgeMs when it is set).
     await this.runner.run('reopen the channel', () =>
@@ -193,6 +203,7 @@ export class RedisStore implements EventStore, ReaderHost {
   }
 
   async isClosed(channel: string): Promise<boolean> {
+    this.batcher.flush();
     const member = await this.runner.run('check the channel', () =>
       this.commands.sismember(this.keys.closed, channel),
     );
@@ -206,6 +217,8 @@ export class RedisStore implements EventStore, ReaderHost {
   /** Quits both connections, so the process can exit. */
   async close(): Promise<void> {
     if (this.runner.closed) return;
+    // What was published before close() is still sent (and settled) before the connection quits.
+    this.batcher.flush();
     this.runner.close();
     this.reader.stop();
     try {

@@ -81,8 +81,8 @@ local function vouch()
   local r = string.find(info, 'run_id:', 1, true)
   local m = string.find(info, 'master_replid:', 1, true)
   local here = string.sub(info, r + 7, r + 46) .. ':' .. string.sub(info, m + 14, m + 53)
-  local epoch = redis.call('GET', KEYS[1])
-  local origin = redis.call('GET', KEYS[3])
+  local kept = redis.call('MGET', KEYS[1], KEYS[3])
+  local epoch, origin = kept[1], kept[2]
   local durable = ARGV[2]
   if epoch and origin then
     local from, flag = string.sub(origin, 1, -3), string.sub(origin, -1)

@@ -38,11 +38,12 @@ local function entry_bytes(epoch, id, fields)
 end
 
 -- Drops the oldest entries while the channel is over its count, byte or age limit, exactly
--- as the in-memory buffer does, and records the highest evicted seq.
-local function trim(stream, meta, epoch, now, max_events, max_bytes, max_age)
-  local len = redis.call('XLEN', stream)
+-- as the in-memory buffer does, and records the highest evicted seq. A caller that knows the
+-- stream's length and the meta's byte total passes them (len, bytes); otherwise they are read.
+local function trim(stream, meta, epoch, now, max_events, max_bytes, max_age, len, bytes)
+  len = len or redis.call('XLEN', stream)
   if len == 0 then return end
-  local bytes = tonumber(redis.call('HGET', meta, 'b') or '0')
+  bytes = bytes or tonumber(redis.call('HGET', meta, 'b') or '0')
   if len <= max_events and (max_bytes <= 0 or bytes <= max_bytes) then
     if max_age <= 0 then return end
     local head = redis.call('XRANGE', stream, '-', '+', 'COUNT', 1)[1]

@@ -1,0 +1,125 @@
+/**
+ * Publishing in batches: what one process appends in one tick goes to Redis as one script call
+ * (scripts/append.ts), so a token stream costs one round trip and one vouch per tick, not per
+ * event. The rules (docs/decisions.md, "Publishing in batches"):
+ * - Order and ids are those of the same appends one by one: seqs follow the call order across
+ *   channels, trimming runs after each event.
+ * - Each append has its own outcome: one to a closed channel rejects with ChannelClosedError, one
+ *   whose commands Redis refuses (an error reply) rejects with that error; the others succeed.
+ * - When the round trip fails (Redis away, a timeout), every append of the batch rejects with
+ *   RedisUnavailableError. The script is atomic, so the batch was stored whole or not at all; if
+ *   it was, every reader delivers all of it, in order.
+ * - Any other command of the store (a replay, a close, a subscribe) sends the pending batch first,
+ *   so Redis sees this process's commands in the order they were made.
+ */
+import { ChannelClosedError, formatEventId } from '@ssekit/core/store';
+import { ReplyError } from 'ioredis';
+import type { StoreKeys } from './options.js';
+
+/** Most events per script call: bounds how long one call keeps Redis busy. */
+export const MAX_BATCH_EVENTS = 256;
+/** Most body characters per script call (about bytes), for the same reason. */
+export const MAX_BATCH_CHARS = 1 << 20;
+
+interface PendingAppend {
+  channel: string;
+  body: string;
+  event: string | undefined;
+  resolve: (id: string) => void;
+  reject: (error: unknown) => void;
+}
+
+/** What the batcher needs from its store. */
+export interface BatchHost {
+  readonly keys: StoreKeys;
+  readonly highestSeq: number;
+  readonly limits: readonly [maxEvents: number, maxBytes: number, maxAgeMs: number];
+  /** Runs the append script (through the command runner, with the vouch arguments first). */
+  runAppend(keys: readonly string[], args: readonly (string | number)[]): Promise<unknown>;
+  /** The reply's epoch, the head before the batch, the base of the known epoch, the last seq. */
+  appended(epoch: string, head: number, base: number, lastSeq: number): void;
+}
+
+type AppendReply = [epoch: string, base: number, head: number, ...outcomes: Array<number | string>];
+
+export class AppendBatcher {
+  private queue: PendingAppend[] = [];
+  private scheduled = false;
+  private readonly flushLater = (): void => {
+    this.scheduled = false;
+    this.flush();
+  };
+
+  constructor(private readonly host: BatchHost) {}
+
+  /** Queues an append for this tick's batch. */
+  append(channel: string, body: string, event: string | undefined): Promise<string> {
+    return new Promise<string>((resolve, reject) => {
+      this.queue.push({ channel, body, event, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(this.flushLater);
+      }
+    });
+  }
+
+  /** Sends everything queued now, in call order, in as many script calls as the limits need. */
+  flush(): void {
+    const queue = this.queue;
+    if (queue.length === 0) return;
+    this.queue = [];
+    let start = 0;
+    let chars = 0;
+    for (let i = 0; i < queue.length; i++) {
+      chars += queue[i]!.body.length;
+      const full = i + 1 - start >= MAX_BATCH_EVENTS || chars >= MAX_BATCH_CHARS;
+      if (full || i === queue.length - 1) {
+        this.send(queue.slice(start, i + 1));
+        start = i + 1;
+        chars = 0;
+      }
+    }
+  }
+
+  private send(batch: PendingAppend[]): void {
+    const { keys } = this.host;
+    const numbers = new Map<string, number>();
+    const scriptKeys: string[] = [...keys.history, keys.closed];
+    const names: string[] = [];
+    const events: (string | number)[] = [];
+    for (const { channel, body, event } of batch) {
+      let c = numbers.get(channel);
+      if (c === undefined) {
+        c = numbers.size + 1;
+        numbers.set(channel, c);
+        names.push(channel);
+        scriptKeys.push(keys.stream(channel), keys.meta(channel));
+      }
+      events.push(c, body, event === undefined ? '0' : '1', event ?? '');
+    }
+    const args = [this.host.highestSeq, ...this.host.limits, names.length, ...names, ...events];
+    this.host.runAppend(scriptKeys, args).then(
+      (reply) => this.settle(batch, reply as AppendReply),
+      (error: unknown) => {
+        for (const append of batch) append.reject(error);
+      },
+    );
+  }
+
+  private settle(batch: PendingAppend[], reply: AppendReply): void {
+    const [epoch, base, head] = reply;
+    let last = 0;
+    for (let i = 0; i < batch.length; i++) {
+      const outcome = reply[3 + i];
+      if (typeof outcome === 'number' && outcome > last) last = outcome;
+    }
+    this.host.appended(epoch, head, base, last);
+    for (let i = 0; i < batch.length; i++) {
+      const append = batch[i]!;
+      const outcome = reply[3 + i];
+      if (typeof outcome === 'number') append.resolve(formatEventId(epoch, outcome));
+      else if (outcome === 'SSEKIT_CLOSED') append.reject(new ChannelClosedError(append.channel));
+      else append.reject(new ReplyError(String(outcome).replace(/^SSEKIT_FAILED /, '')) as Error);
+    }
+  }
+}
