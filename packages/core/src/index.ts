@@ -23,12 +23,28 @@ export {
   runChannel,
 } from './hub/runs.js';
 export type {
+  MetricAttributes,
+  MetricCallback,
+  MetricHistogram,
+  MetricInstrumentOptions,
+  MetricObservable,
+  MetricObservation,
+  MetricsMeter,
+  MetricsOption,
+  PublishMessage,
+  RefusalReason,
+  RefuseMessage,
+  StreamCloseMessage,
+  StreamOpenMessage,
+} from './hub/telemetry.js';
+export type {
   Authorize,
   AuthorizeResult,
   ChannelOf,
   CloseOptions,
   EventMap,
   EventMeta,
+  GapMessage,
   GapNotice,
   GapOptions,
   HubHealth,

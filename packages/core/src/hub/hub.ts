@@ -6,7 +6,13 @@
  * share the per-channel state and the subscription's handover fields, and read best side by side.
  */
 
-import { AlreadySubscribedError, HubClosedError, SseRefusal } from '../errors.js';
+import {
+  AlreadySubscribedError,
+  ChannelClosedError,
+  HubClosedError,
+  SseRefusal,
+  StoreUnavailableError,
+} from '../errors.js';
 import { MemoryStore } from '../store/memory-store.js';
 import type { StoredEvent } from '../store/replay-buffer.js';
 import type { RunRecord } from '../store/runs.js';
@@ -14,7 +20,7 @@ import type { ChannelGap, EventStore, ReplayResult } from '../store/store.js';
 import type { CloseReason, SseStream } from '../stream/sse-stream.js';
 import { encodeEvent, encodeEventBody, jsonSerializer } from '../wire/encode.js';
 import { assertChannel, channelNames } from './channel-names.js';
-import { Limits } from './limits.js';
+import { LimitRefusal, Limits } from './limits.js';
 import { joinPieces, writeAll } from './pieces.js';
 import {
   type FollowOptions,
@@ -24,10 +30,22 @@ import {
   Runs,
 } from './runs.js';
 import { ChannelState, Subscription } from './subscription.js';
+import {
+  DIAGNOSTICS,
+  HubCounters,
+  type PublishMessage,
+  type RefusalReason,
+  type RefuseMessage,
+  resolveMeter,
+  type StreamCloseMessage,
+  type StreamOpenMessage,
+  Telemetry,
+} from './telemetry.js';
 import type {
   ChannelOf,
   CloseOptions,
   EventMap,
+  GapMessage,
   GapNotice,
   HubHealth,
   HubOptions,
@@ -61,13 +79,12 @@ export class Hub<Events extends EventMap = EventMap> {
   private finalFrame: Buffer | undefined;
   /** Streams that called subscribe once: a second call is refused. */
   private readonly subscribed = new WeakSet<SseStream>();
-  private counters = {
-    eventsPublished: 0,
-    framesWritten: 0,
-    replaysServed: 0,
-    gapsSignalled: 0,
-    droppedForOverflow: 0,
-  };
+  /** Plain counters, for `stats()` and, read at collection time, the metrics. */
+  private readonly counters = new HubCounters();
+  /** Metrics, when a meter from an OpenTelemetry SDK is in use; else nothing at all. */
+  private readonly telemetry: Telemetry | undefined;
+  /** When each event of `batch` reached the hub (only while metrics are on), for the latency. */
+  private batchTimes: number[] = [];
 
   /** Resumable runs (AI token streams) produced or followed through this hub. */
   private readonly runs: Runs;
@@ -78,6 +95,18 @@ export class Hub<Events extends EventMap = EventMap> {
     this.options = options;
     this.store = options.store ?? new MemoryStore(options.replay);
     this.limits = new Limits(options.limits);
+    const meter = resolveMeter(options.metrics);
+    if (meter) {
+      this.telemetry = new Telemetry(
+        meter,
+        {
+          counters: this.counters,
+          openStreams: () => this.streams.size,
+          storeStats: () => this.store.stats(),
+        },
+        options.metrics ? options.metrics.attributes : undefined,
+      );
+    }
     this.runs = new Runs({
       store: this.store,
       publishRaw: (channel, data, event) =>
@@ -114,17 +143,44 @@ export class Hub<Events extends EventMap = EventMap> {
     if (store.appendNow) {
       // A store that appends synchronously (in memory): skip a promise hop per event.
       try {
-        const id = store.appendNow(channel, body, event);
-        this.counters.eventsPublished++;
-        return Promise.resolve(id);
+        return Promise.resolve(
+          this.published(channel, store.appendNow(channel, body, event), event),
+        );
       } catch (error) {
-        return Promise.reject(error);
+        return Promise.reject(this.appendFailed(error));
       }
     }
-    return store.append(channel, body, event).then((id) => {
-      this.counters.eventsPublished++;
-      return id;
-    });
+    return store.append(channel, body, event).then(
+      (id) => this.published(channel, id, event),
+      (error: unknown) => {
+        throw this.appendFailed(error);
+      },
+    );
+  }
+
+  private published(channel: string, id: string, event: string | undefined): string {
+    this.counters.eventsPublished++;
+    if (DIAGNOSTICS.publish.hasSubscribers)
+      DIAGNOSTICS.publish.publish({ channel, id, event } satisfies PublishMessage);
+    return id;
+  }
+
+  private appendFailed(error: unknown): unknown {
+    // A closed channel is the caller's mistake, not the store's.
+    if (!(error instanceof ChannelClosedError))
+      this.counters.storeError('append', error instanceof StoreUnavailableError);
+    return error;
+  }
+
+  /** Counts a refused subscription and tells the `ssekit:refuse` diagnostics channel. */
+  private refused(reason: RefusalReason, channels: readonly string[], options: SubscribeOptions) {
+    this.counters.refusals[reason]++;
+    if (DIAGNOSTICS.refuse.hasSubscribers)
+      DIAGNOSTICS.refuse.publish({
+        reason,
+        channels,
+        request: options.request,
+      } satisfies RefuseMessage);
   }
 
   /**
@@ -147,12 +203,18 @@ export class Hub<Events extends EventMap = EventMap> {
       // Every subscribe, so every resume, before any replayed byte.
       for (const name of names) {
         const verdict = await authorize(options.request, name);
-        if (!verdict) throw new SseRefusal(403, name);
+        if (!verdict) {
+          this.refused('forbidden', names, options);
+          throw new SseRefusal(403, name);
+        }
         if (verdict !== true) expiresAt = Math.min(expiresAt, +verdict.expiresAt);
       }
     }
     for (const name of names) {
-      if (await this.store.isClosed(name)) throw new SseRefusal(204, name);
+      if (await this.store.isClosed(name)) {
+        this.refused('closed', names, options);
+        throw new SseRefusal(204, name);
+      }
     }
     if (stream.closed) return;
     if (this.closing) {
@@ -164,13 +226,19 @@ export class Hub<Events extends EventMap = EventMap> {
       stream.start();
       return;
     }
-    if (this.draining) throw this.limits.refusal('draining');
-    const limitKey = this.limits.admit(
-      options.request,
-      this.streams.size,
-      (name) => this.channels.get(name)?.subscribers.size ?? 0,
-      names,
-    );
+    let limitKey: string | undefined;
+    try {
+      if (this.draining) throw this.limits.refusal('draining');
+      limitKey = this.limits.admit(
+        options.request,
+        this.streams.size,
+        (name) => this.channels.get(name)?.subscribers.size ?? 0,
+        names,
+      );
+    } catch (error) {
+      if (error instanceof LimitRefusal) this.refused(error.reason, names, options);
+      throw error;
+    }
     this.track(stream);
     const end = options.endOn ? { on: new Set(options.endOn), frame: options.endFrame } : undefined;
     const sub = new Subscription(this, stream, names, options.filter, end);
@@ -185,6 +253,7 @@ export class Hub<Events extends EventMap = EventMap> {
     } catch (error) {
       // A failed join leaves nothing behind: the next subscribe starts clean.
       this.remove(sub);
+      this.counters.storeError('subscribe', error instanceof StoreUnavailableError);
       throw error;
     }
     if (stream.closed) return;
@@ -202,12 +271,15 @@ export class Hub<Events extends EventMap = EventMap> {
     }
     const { frames: wanted, ends } = sub.cut(replay.filter((e) => !sub.filter || sub.wants(e)));
     // Paced by the client's reads: a long replay never sits in memory beyond one piece.
+    const counters = this.counters;
     for (const piece of joinPieces(wanted)) {
       stream.write(piece);
+      counters.bytesWritten += piece.length;
       await stream.drained();
       if (stream.closed) return;
     }
-    this.counters.framesWritten += wanted.length;
+    counters.framesWritten += wanted.length;
+    counters.eventsReplayed += wanted.length;
     if (ends) {
       stream.close();
       return;
@@ -236,16 +308,19 @@ export class Hub<Events extends EventMap = EventMap> {
     for (const name of names)
       byChannel[name] = detail?.[name] ?? { reason: gap.reason, oldestId: gap.oldestId };
     const notice: GapNotice = { ...gap, lastEventId, channels: names, byChannel, replay: policy };
-    this.counters.gapsSignalled++;
-    stream.write(
-      encodeEvent({
-        event: this.options.gap?.event ?? 'ssekit-gap',
-        data: JSON.stringify(notice),
-        // With nothing to replay, move the client to the snapshot so its next reconnect is exact.
-        // An empty history resets it (`id:` empty), so the browser stops sending the stale id.
-        ...(replayed === 0 ? { id: result.headId ?? '' } : {}),
-      }),
-    );
+    const counters = this.counters;
+    counters.gapsSignalled++;
+    counters.gaps[gap.reason] = (counters.gaps[gap.reason] ?? 0) + 1;
+    if (DIAGNOSTICS.gap.hasSubscribers)
+      DIAGNOSTICS.gap.publish({ stream, notice } satisfies GapMessage);
+    const frame = encodeEvent({
+      event: this.options.gap?.event ?? 'ssekit-gap',
+      data: JSON.stringify(notice),
+      // With nothing to replay, move the client to the snapshot so its next reconnect is exact.
+      // An empty history resets it (`id:` empty), so the browser stops sending the stale id.
+      ...(replayed === 0 ? { id: result.headId ?? '' } : {}),
+    });
+    if (stream.write(frame)) counters.bytesWritten += frame.length;
     try {
       await this.options.onGap?.(notice, stream);
     } catch (error) {
@@ -327,6 +402,7 @@ export class Hub<Events extends EventMap = EventMap> {
     this.runs.close();
     this.flush();
     for (const stream of [...this.streams]) stream.shutdown(this.finalFrame);
+    this.telemetry?.stop();
     await this.store.close();
   }
 
@@ -339,17 +415,22 @@ export class Hub<Events extends EventMap = EventMap> {
     }
     if (this.streams.has(stream)) return;
     this.streams.add(stream);
+    this.counters.streamsOpened++;
+    if (DIAGNOSTICS.streamOpen.hasSubscribers)
+      DIAGNOSTICS.streamOpen.publish({ stream } satisfies StreamOpenMessage);
     stream.onClose(this);
   }
 
   /** @internal A tracked stream closed. */
-  streamClosed(stream: SseStream): void {
-    this.streams.delete(stream);
+  streamClosed(stream: SseStream, reason: CloseReason): void {
+    if (!this.streams.delete(stream)) return;
+    this.counters.closed[reason]++;
+    if (DIAGNOSTICS.streamClose.hasSubscribers)
+      DIAGNOSTICS.streamClose.publish({ stream, reason } satisfies StreamCloseMessage);
   }
 
   /** @internal A subscribed stream closed: drop its subscription. */
-  subscriptionClosed(sub: Subscription, reason: CloseReason): void {
-    if (reason === 'overflow') this.counters.droppedForOverflow++;
+  subscriptionClosed(sub: Subscription, _reason: CloseReason): void {
     this.remove(sub);
   }
 
@@ -393,13 +474,18 @@ export class Hub<Events extends EventMap = EventMap> {
 
   stats(): HubStats {
     const store = this.store.stats();
+    const counters = this.counters;
     return {
       clients: this.streams.size,
       channels: store.channels,
       bufferedEvents: store.bufferedEvents,
       bufferedBytes: store.bufferedBytes,
       runs: this.runs.running,
-      ...this.counters,
+      eventsPublished: counters.eventsPublished,
+      framesWritten: counters.framesWritten,
+      replaysServed: counters.replaysServed,
+      gapsSignalled: counters.gapsSignalled,
+      droppedForOverflow: counters.closed.overflow,
       refusedByLimit: this.limits.refused,
       store,
     };
@@ -466,6 +552,7 @@ export class Hub<Events extends EventMap = EventMap> {
 
   private enqueue(event: StoredEvent): void {
     this.batch.push(event);
+    if (this.telemetry) this.batchTimes.push(performance.now());
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       // One flush per tick: a burst of publishes becomes one write per client.
@@ -479,6 +566,9 @@ export class Hub<Events extends EventMap = EventMap> {
     const batch = this.batch;
     if (batch.length === 0) return;
     this.batch = [];
+    const times = this.batchTimes;
+    if (this.telemetry) this.batchTimes = [];
+    const counters = this.counters;
     const mark = ++this.flushMark;
     const byChannel = new Map<string, StoredEvent[]>();
     for (const event of batch) {
@@ -490,12 +580,19 @@ export class Hub<Events extends EventMap = EventMap> {
       const state = this.channels.get(name);
       if (!state) continue;
       let pieces: Buffer[] | undefined;
+      let bytes = 0;
       const first = events[0]!.seq;
       for (const sub of state.subscribers) {
         if (sub.mark === mark) continue;
         if (sub.live && sub.simple && first > sub.skipUpTo) {
-          pieces ??= joinPieces(events);
-          if (writeAll(sub.stream, pieces)) this.counters.framesWritten += events.length;
+          if (!pieces) {
+            pieces = joinPieces(events);
+            for (const piece of pieces) bytes += piece.length;
+          }
+          if (writeAll(sub.stream, pieces)) {
+            counters.framesWritten += events.length;
+            counters.bytesWritten += bytes;
+          }
           continue;
         }
         // Several channels, a filter, a pending replay, or a possible duplicate: pick per client,
@@ -507,11 +604,28 @@ export class Hub<Events extends EventMap = EventMap> {
         else this.writeEvents(sub, picked);
       }
     }
+    if (this.telemetry) this.recordLatency(batch, times);
+  }
+
+  /** Publish-to-write latency of each event of a flushed batch that had a subscriber here. */
+  private recordLatency(batch: StoredEvent[], times: number[]): void {
+    const telemetry = this.telemetry!;
+    const now = performance.now();
+    for (let i = 0; i < batch.length; i++) {
+      const at = times[i];
+      if (at === undefined) continue;
+      const state = this.channels.get(batch[i]!.channel);
+      if (state && state.subscribers.size > 0) telemetry.delivered((now - at) / 1000);
+    }
   }
 
   private writeEvents(sub: Subscription, events: StoredEvent[]): void {
     const { frames, ends } = sub.cut(events);
-    if (writeAll(sub.stream, joinPieces(frames))) this.counters.framesWritten += frames.length;
+    const pieces = joinPieces(frames);
+    if (writeAll(sub.stream, pieces)) {
+      this.counters.framesWritten += frames.length;
+      for (const piece of pieces) this.counters.bytesWritten += piece.length;
+    }
     if (ends) sub.stream.close();
   }
 }

@@ -5,6 +5,7 @@ import type { SseStream } from '../stream/sse-stream.js';
 import type { Serializer, SseEventInit } from '../wire/encode.js';
 import type { RequestLike } from '../wire/last-event-id.js';
 import type { LimitOptions } from './limits.js';
+import type { MetricsOption } from './telemetry.js';
 
 /** Channel name -> payload type. `Record<string, unknown>` when untyped. */
 export type EventMap = Record<string, unknown>;
@@ -46,6 +47,12 @@ export interface GapNotice {
   replay: 'available' | 'none';
 }
 
+/** The message of the `ssekit:gap` diagnostics channel. */
+export interface GapMessage {
+  stream: SseStream;
+  notice: GapNotice;
+}
+
 export interface GapOptions {
   /** Event type of the gap signal. Default `ssekit-gap`. */
   event?: string;
@@ -67,6 +74,12 @@ export interface HubOptions {
   serializer?: Serializer;
   /** Connection limits per process, per channel and per key. */
   limits?: LimitOptions;
+  /**
+   * OpenTelemetry metrics (see the core README, "Operating ssekit"). Default: the global meter of
+   * `@opentelemetry/api`, when the app has that package and registered an SDK before creating the
+   * hub; without one, nothing is measured and nothing costs. `false`: off.
+   */
+  metrics?: MetricsOption;
 }
 
 export interface SubscribeOptions {

@@ -6,6 +6,7 @@
 export { SsekitError, SseRefusal, StoreUnavailableError } from '../errors.js';
 export type { EventsOf } from '../hub/hub.js';
 export type { EventMap } from '../hub/types.js';
+export { errorKey, LOG_INTERVAL_MS, LogLimiter, limitedLog } from '../stream/log-limit.js';
 export {
   type CloseListener,
   SseStream,

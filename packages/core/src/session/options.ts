@@ -73,6 +73,14 @@ export const ADAPTER_OPTION_CHECKS: Record<string, Check> = {
       ? undefined
       : 'a hub from createHub()',
   finalEvent: eventInit,
+  logger: (v) =>
+    typeof v === 'object' &&
+    v !== null &&
+    typeof (v as { error?: unknown }).error === 'function' &&
+    typeof (v as { warn?: unknown }).warn === 'function'
+      ? undefined
+      : 'an object with error() and warn() methods',
+  drainMs: nonNegativeInt,
 };
 
 /**

@@ -16,6 +16,7 @@ import {
   type RunSource,
 } from '../hub/runs.js';
 import type { ChannelOf, EventMap, SubscribeOptions } from '../hub/types.js';
+import { limitedLog } from '../stream/log-limit.js';
 import type { CloseReason, PipeOptions, SseStream } from '../stream/sse-stream.js';
 import type { SseEventInit } from '../wire/encode.js';
 import type { RequestLike } from '../wire/last-event-id.js';
@@ -35,29 +36,20 @@ export interface SessionRouting {
   readonly hub?: Hub<EventMap> | undefined;
   /** The request, for authorization. */
   readonly request?: RequestLike | undefined;
-  /** One line for the operator (rate-limited by the caller). Default: `console.warn`. */
+  /** One line for the operator (rate-limited by core's log limiter). Default: `console.warn`. */
   warn?(message: string): void;
 }
 
-/** At most one "store unavailable" line per this interval, with the count of clients sent away. */
-const UNAVAILABLE_LOG_INTERVAL_MS = 10_000;
-const unavailableLog = { last: 0, suppressed: 0 };
-
+/**
+ * One "store unavailable" line per interval (core's log limiter), with the count of clients
+ * sent away meanwhile, not one stack per client.
+ */
 function logUnavailable(error: StoreUnavailableError, routing: SessionRouting): void {
-  const now = Date.now();
-  if (now - unavailableLog.last < UNAVAILABLE_LOG_INTERVAL_MS) {
-    unavailableLog.suppressed++;
-    return;
-  }
-  const more =
-    unavailableLog.suppressed > 0
-      ? ` (${unavailableLog.suppressed} more clients sent away since the last line)`
-      : '';
-  unavailableLog.last = now;
-  unavailableLog.suppressed = 0;
-  const line = `[ssekit] store unavailable; subscribers are told to retry later${more}: ${error.message}`;
-  if (routing.warn) routing.warn(line);
-  else console.warn(line);
+  limitedLog(
+    'store-unavailable',
+    `[ssekit] store unavailable; subscribers are told to retry later: ${error.message}`,
+    (line) => (routing.warn ? routing.warn(line) : console.warn(line)),
+  );
 }
 
 function requireHub(hub: Hub<EventMap> | undefined): Hub<EventMap> {

@@ -15,6 +15,7 @@ import {
 } from '../wire/encode.js';
 import { lastEventIdFrom, type RequestLike } from '../wire/last-event-id.js';
 import { sseHeaders } from './headers.js';
+import { errorKey, limitedLog } from './log-limit.js';
 import { type PipeOptions, pipeSource } from './pipe.js';
 import { joinTicker, leaveTicker, type Tickable } from './ticker.js';
 import { type SseTarget, type Transport, type TransportOwner, transportFor } from './transport.js';
@@ -54,7 +55,10 @@ export interface SseStreamOptions {
   serializer?: Serializer;
   /** Extra response headers. */
   headers?: Record<string, string>;
-  /** Errors after the stream started (a failing source, a throwing hook). Default: console.error. */
+  /**
+   * Errors after the stream started (a failing source, a throwing hook). Default: a
+   * `console.error` line, at most one per kind of error per 10 s (an outage fails every client).
+   */
   onError?: (error: unknown) => void;
 }
 
@@ -86,8 +90,11 @@ export const DEFAULT_REJOIN_RETRY_MS = 1_000;
 const HEARTBEAT = encodeComment('');
 const CLOSED = Symbol('closed');
 
+/** Without a handler: one line (rate-limited, see log-limit.ts) on the console. */
 function defaultOnError(error: unknown): void {
-  console.error('[ssekit] stream error:', error);
+  limitedLog(`stream:${errorKey(error)}`, '[ssekit] stream error:', (line) =>
+    console.error(line, error),
+  );
 }
 
 export type { PipeOptions };
