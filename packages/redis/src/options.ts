@@ -79,6 +79,10 @@ export class StoreKeys {
   meta(channel: string): string {
     return `${this.prefix}m:${channel}`;
   }
+  /** A resumable run's state hash (owner, lease, stop request, how it ended). */
+  run(key: string): string {
+    return `${this.prefix}run:${key}`;
+  }
   /** A per-reader stream whose entries only wake that reader's blocking XREAD. */
   wake(readerId: string): string {
     return `${this.prefix}w:${readerId}`;

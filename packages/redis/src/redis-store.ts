@@ -28,6 +28,7 @@ import {
 } from './options.js';
 import { type ReaderHost, StreamReader, type Verdict } from './reader.js';
 import { type ReadAfterReply, replayResult } from './replay.js';
+import { RedisRunStore } from './runs/run-store.js';
 import { type LuaScript, scripts } from './scripts/index.js';
 import { type RedisStoreStats, redisStoreStats } from './stats.js';
 
@@ -46,6 +47,8 @@ export class RedisStore implements EventStore, ReaderHost {
   private readonly batcher: AppendBatcher;
   private readonly limits: [maxEvents: number, maxBytes: number, maxAgeMs: number];
   private readonly commandTimeout: number;
+  /** Run state for resumable runs (`hub.startRun`), shared by every process on this prefix. */
+  readonly runs: RedisRunStore;
 
   constructor(options: RedisStoreOptions = {}) {
     this.commandTimeout = options.commandTimeout ?? DEFAULT_COMMAND_TIMEOUT_MS;
@@ -80,6 +83,16 @@ export class RedisStore implements EventStore, ReaderHost {
         epochs.observe(epoch, head, base);
         epochs.noteSeq(lastSeq);
       },
+    });
+    this.runs = new RedisRunStore({
+      connection: this.commands,
+      run: (what, command) => this.runner.run(what, command),
+      runKey: (key) => this.keys.run(key),
+      channelKeys: (channel) => ({
+        stream: this.keys.stream(channel),
+        meta: this.keys.meta(channel),
+      }),
+      append: (channel, body, event) => this.append(channel, body, event),
     });
   }
 

@@ -1,0 +1,91 @@
+/**
+ * Lua for run state. One hash per run, `<prefix>run:<key>`: `s` status, `o` owner, `st` start id,
+ * `en` end id, `lu` lease end (Redis ms), `sr` stop requested ('1'), `sa` seen at (Redis ms),
+ * `lm` lease ms, `rm` retention ms, `ea` ended at (Redis ms). Times come from Redis's clock, so
+ * processes with skewed clocks agree on leases.
+ */
+import { LuaScript } from '../scripts/lua-script.js';
+
+const NOW = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+`;
+
+/**
+ * KEYS[1] run hash. ARGV[1] owner, ARGV[2] lease ms, ARGV[3] retention ms.
+ * Claims the key unless a run with it is running (live lease) or still retained: then 0.
+ * The claim is 'claiming' (invisible to followers) until START records the start marker's id.
+ */
+export const CLAIM = new LuaScript(`${NOW}
+local s = redis.call('HGET', KEYS[1], 's')
+if s then
+  local lu = tonumber(redis.call('HGET', KEYS[1], 'lu') or '0')
+  local reclaimable = s == 'interrupted' or ((s == 'running' or s == 'claiming') and lu <= now)
+  if not reclaimable then return 0 end
+end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 's', 'claiming', 'o', ARGV[1], 'lu', now + tonumber(ARGV[2]),
+  'sa', now, 'lm', ARGV[2], 'rm', ARGV[3], 'sr', '0')
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 4 + tonumber(ARGV[3]) * 2)
+return 1
+`);
+
+/** KEYS[1] run hash. ARGV[1] owner, ARGV[2] start id. Makes a claim visible as 'running'. */
+export const START = new LuaScript(`${NOW}
+if redis.call('HGET', KEYS[1], 'o') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 's', 'running', 'st', ARGV[2],
+  'lu', now + tonumber(redis.call('HGET', KEYS[1], 'lm')))
+redis.call('PERSIST', KEYS[1])
+return 1
+`);
+
+/** KEYS[1] run hash. ARGV[1] owner, ARGV[2] lease ms. Renews; returns the hash, or nil if not the owner's running run. */
+export const RENEW = new LuaScript(`${NOW}
+if redis.call('HGET', KEYS[1], 'o') ~= ARGV[1] or redis.call('HGET', KEYS[1], 's') ~= 'running' then
+  return nil
+end
+redis.call('HSET', KEYS[1], 'lu', now + tonumber(ARGV[2]))
+return redis.call('HGETALL', KEYS[1])
+`);
+
+/** KEYS[1] run hash. Marks a follower present. */
+export const TOUCH = new LuaScript(`${NOW}
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'sa', now) end
+return 1
+`);
+
+/** KEYS[1] run hash. Asks the owner to stop; 0 when not running. */
+export const STOP = new LuaScript(`
+if redis.call('HGET', KEYS[1], 's') ~= 'running' then return 0 end
+redis.call('HSET', KEYS[1], 'sr', '1')
+return 1
+`);
+
+/**
+ * KEYS[1] run hash, KEYS[2] the run channel's stream, KEYS[3] its meta hash.
+ * ARGV[1] owner ('' for anyone), ARGV[2] status, ARGV[3] end id, ARGV[4] retention ms.
+ * Records the end; the history expires after the retention, the record after twice that.
+ */
+export const END = new LuaScript(`${NOW}
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if ARGV[1] ~= '' and redis.call('HGET', KEYS[1], 'o') ~= ARGV[1] then return 0 end
+local keep = tonumber(ARGV[4])
+redis.call('HSET', KEYS[1], 's', ARGV[2], 'en', ARGV[3], 'ea', now, 'rm', keep)
+redis.call('PEXPIRE', KEYS[1], keep * 2)
+redis.call('PEXPIRE', KEYS[2], keep)
+redis.call('PEXPIRE', KEYS[3], keep)
+return 1
+`);
+
+/** KEYS[1] run hash. A running run past its lease becomes 'interrupted': 1 for the one caller that did it. */
+export const INTERRUPT = new LuaScript(`${NOW}
+if redis.call('HGET', KEYS[1], 's') ~= 'running' then return 0 end
+if tonumber(redis.call('HGET', KEYS[1], 'lu') or '0') > now then return 0 end
+redis.call('HSET', KEYS[1], 's', 'interrupted')
+return 1
+`);
+
+/** KEYS[1] run hash. Returns { now, the hash }. */
+export const GET = new LuaScript(`${NOW}
+return {now, redis.call('HGETALL', KEYS[1])}
+`);

@@ -1,0 +1,195 @@
+/**
+ * Resumable runs across processes on a real redis-server (issue 13): a run produced by one hub is
+ * followed and resumed through another, stopped from a third, reported `interrupted` when its
+ * process is killed, and its keys expire after the retention.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { createHub, type Hub, SseRefusal, SseStream } from '@ssekit/core';
+import { redisStore } from '@ssekit/redis';
+import { type RedisServer, startRedisServer, trackSockets, watch } from '@ssekit/test-support';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+
+let redis: RedisServer;
+beforeAll(async () => {
+  redis = await startRedisServer();
+});
+afterAll(async () => {
+  await redis.stop();
+});
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+let prefixes = 0;
+/** Hubs sharing one prefix: as many processes would, each with its own connections and owner id. */
+function hubs(count: number): Hub[] {
+  const prefix = `runs${++prefixes}:`;
+  return Array.from({ length: count }, () => {
+    const hub = createHub({ store: redisStore({ url: redis.url, prefix, retryDelay: () => 50 }) });
+    cleanups.push(() => hub.close());
+    return hub;
+  });
+}
+
+/** `GET /?key=K` follows run K on `hub`. */
+async function follower(hub: Hub): Promise<{ url: string; dropAll(): void }> {
+  const server = http.createServer((req, res) => {
+    const key = new URL(req.url ?? '/', 'http://x').searchParams.get('key') ?? '';
+    const stream = new SseStream(res, { heartbeat: false, retry: 20 }, { request: req, hub });
+    hub.followRun(stream, key).catch((error: unknown) => {
+      res.statusCode = error instanceof SseRefusal ? error.status : 500;
+      res.end();
+    });
+  });
+  const sockets = trackSockets(server);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const dropAll = (): void => {
+    for (const socket of sockets) socket.destroy();
+  };
+  cleanups.push(() => {
+    dropAll();
+    server.close();
+  });
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, dropAll };
+}
+
+async function* tokens(n: number, signal: AbortSignal, onFinally?: () => void) {
+  try {
+    for (let i = 0; i < n && !signal.aborted; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 2));
+      yield `t${i} `;
+    }
+  } finally {
+    onFinally?.();
+  }
+}
+const answer = (n: number): string => Array.from({ length: n }, (_, i) => `t${i} `).join('');
+const text = (events: Array<{ type: string; data: string }>): string =>
+  events
+    .filter((e) => e.type === 'message')
+    .map((e) => e.data)
+    .join('');
+
+describe('resumable runs on Redis', () => {
+  it('a run started on A is followed on B, which survives 50 dropped sockets: the text is exact', async () => {
+    const [a, b] = hubs(2) as [Hub, Hub];
+    const onB = await follower(b);
+    const run = await a.startRun((signal) => tokens(500, signal));
+    const client = watch(`${onB.url}?key=${run.key}`, ['done']);
+    cleanups.push(() => client.close());
+    for (let drop = 0; drop < 50; drop++) {
+      const seen = client.events.length;
+      await client.until(
+        () =>
+          client.events.length >= seen + 1 + Math.floor(Math.random() * 8) ||
+          client.events.some((e) => e.type === 'done'),
+        `events before drop ${drop}`,
+      );
+      if (client.events.some((e) => e.type === 'done')) break;
+      onB.dropAll();
+    }
+    await client.until(() => client.events.some((e) => e.type === 'done'), 'done', 30_000);
+    expect(client.opens).toBeGreaterThan(5);
+    expect(text(client.events)).toBe(answer(500));
+  });
+
+  it('a stop from C aborts the source on A (finally once), the follower on B gets stopped, nothing after it', async () => {
+    const [a, b, c] = hubs(3) as [Hub, Hub, Hub];
+    const onB = await follower(b);
+    let finalised = 0;
+    // The stop reaches A at its next lease renewal: a third of the lease.
+    const run = await a.startRun((signal) => tokens(1_000_000, signal, () => finalised++), {
+      leaseMs: 600,
+    });
+    // ('error' is left out: EventSource also names its connection errors so.)
+    const client = watch(`${onB.url}?key=${run.key}`, ['stopped', 'done']);
+    cleanups.push(() => client.close());
+    await client.until(() => client.events.length >= 3, 'some tokens');
+    expect(await c.stopRun(run.key)).toBe(true);
+    expect(await run.ended).toBe('stopped');
+    await client.until(() => client.source.readyState === 2, 'stopped, then closed for good');
+    expect(client.events.at(-1)?.type).toBe('stopped');
+    expect(client.events.filter((e) => e.type !== 'message')).toHaveLength(1);
+    expect(finalised).toBe(1);
+  });
+
+  it('kill -9 of the producing process: followers elsewhere get error (interrupted) within the lease bound', async () => {
+    const [b] = hubs(1) as [Hub];
+    const prefix = `runs${prefixes}:`;
+    const onB = await follower(b);
+    const leaseMs = 300;
+    const child = spawn(
+      process.execPath,
+      [fileURLToPath(new URL('./fixtures/run-producer.mjs', import.meta.url))],
+      {
+        env: { ...process.env, REDIS_URL: redis.url, PREFIX: prefix, LEASE_MS: String(leaseMs) },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    cleanups.push(() => void child.kill('SIGKILL'));
+    const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
+    const { key } = JSON.parse(line) as { key: string };
+    const client = watch(`${onB.url}?key=${key}`, ['error']);
+    cleanups.push(() => client.close());
+    await client.until(() => client.events.length >= 2, 'tokens from the producer');
+    child.kill('SIGKILL');
+    const killedAt = Date.now();
+    // EventSource also dispatches its own connection errors as 'error' (without data).
+    const terminalOf = () =>
+      client.events.find((e) => e.type === 'error' && e.data !== 'undefined');
+    await client.until(() => terminalOf() !== undefined, 'interrupted', 10_000);
+    const after = Date.now() - killedAt;
+    const terminal = terminalOf()!;
+    expect(JSON.parse(terminal.data)).toMatchObject({ reason: 'interrupted' });
+    // The lease, plus one check period (a third of it) and some slack for the machine.
+    expect(after).toBeLessThan(leaseMs * 2 + 1_000);
+    await client.until(() => client.source.readyState === 2, 'closed for good');
+    // The key can be started again.
+    const again = await b.startRun((signal) => tokens(2, signal), { key });
+    expect(await again.ended).toBe('done');
+  });
+
+  it('after the retention: 204, and the run keys are gone from Redis (SCAN)', async () => {
+    const [a, b] = hubs(2) as [Hub, Hub];
+    const prefix = `runs${prefixes}:`;
+    const onB = await follower(b);
+    const run = await a.startRun((signal) => tokens(5, signal), { retentionMs: 300 });
+    expect(await run.ended).toBe('done');
+    const whole = await (await fetch(`${onB.url}?key=${run.key}`)).text();
+    expect(whole).toContain('event: done');
+    const conn = new Redis(redis.url);
+    cleanups.push(() => void conn.disconnect());
+    const keysOf = async (): Promise<string[]> => {
+      const found: string[] = [];
+      let cursor = '0';
+      do {
+        const [next, batch] = await conn.scan(cursor, 'MATCH', `${prefix}*run*${run.key}*`);
+        cursor = next;
+        found.push(...batch);
+      } while (cursor !== '0');
+      return found;
+    };
+    expect((await keysOf()).length).toBeGreaterThan(0);
+    await waitFor(async () => (await fetch(`${onB.url}?key=${run.key}`)).status === 204);
+    await waitFor(async () => (await keysOf()).length === 0);
+    expect((await fetch(`${onB.url}?key=${run.key}`)).status).toBe(404);
+  });
+});
+
+/** Polls state held in Redis (no event announces an expiry), bounded. */
+async function waitFor(condition: () => Promise<boolean>, ms = 5_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!(await condition())) {
+    if (Date.now() > until) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
