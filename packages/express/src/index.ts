@@ -12,6 +12,7 @@ export type {
   SseAppMiddleware,
   SseChannelOptions,
   SseErrorHandler,
+  SseLogger,
   SseMiddleware,
   SseNext,
   SseOptions,

@@ -26,7 +26,7 @@ function sseMiddleware<Events extends EventMap = RegisteredEvents>(
   options: SseOptions<Events> = {},
 ): SseAppMiddleware {
   checkAdapterOptions('sse()', options);
-  const { finalEvent, serializer } = options;
+  const { finalEvent, serializer, drainMs, hub } = options;
   // Encoded now, so a bad final event fails here, not at shutdown.
   const open = new OpenStreams(finalEvent ? encodeEvent(finalEvent, serializer) : undefined);
   const config = configure(options as SseOptions<EventMap>, open);
@@ -34,7 +34,8 @@ function sseMiddleware<Events extends EventMap = RegisteredEvents>(
     install(req, res, config, next);
     next();
   };
-  return Object.assign(middleware, { close: () => open.close() });
+  const drain = drainMs !== undefined && hub ? { hub, withinMs: drainMs } : undefined;
+  return Object.assign(middleware, { close: () => open.close(drain) });
 }
 
 function describeChannels(channels: unknown): string {

@@ -12,8 +12,8 @@ import {
   type SseStreamContext,
   type SseStreamOptions,
 } from '@ssekit/core';
-import type { SessionRouting } from '@ssekit/core/adapter';
-import type { SseErrorHandler, SseNext, SseResponse } from './types.js';
+import { errorKey, LogLimiter, limitedLog, type SessionRouting } from '@ssekit/core/adapter';
+import type { SseErrorHandler, SseLogger, SseNext, SseResponse } from './types.js';
 
 const STATE = Symbol('ssekit.express');
 
@@ -45,7 +45,12 @@ export class OpenStreams extends Set<SseStream> {
     this.delete(stream);
   }
 
-  close(): void {
+  /**
+   * Ends the streams; with `drain`, first drains the hub (open streams end spread over the
+   * window, each with a `retry:` hint, and new subscribers are sent away politely meanwhile).
+   */
+  async close(drain?: { hub: Hub<EventMap>; withinMs: number }): Promise<void> {
+    if (drain && !this.closing) await drain.hub.drain({ withinMs: drain.withinMs });
     this.closing = true;
     for (const stream of [...this]) stream.shutdown(this.finalEvent);
   }
@@ -57,6 +62,9 @@ const NO_TRACKERS: readonly OpenStreams[] = [];
 export interface AdapterConfig {
   hub: Hub<EventMap> | undefined;
   onError: SseErrorHandler | undefined;
+  logger: SseLogger | undefined;
+  /** One per `sse()` (so per app): at most one line per kind of error per 10 s. */
+  limiter: LogLimiter;
   streamOptions: Omit<SseStreamOptions, 'onError'>;
   /** The `sse()` middlewares that ran for the request, so each one's `close()` reaches it. */
   trackers: readonly OpenStreams[];
@@ -66,12 +74,21 @@ export function configure(
   options: {
     hub?: Hub<EventMap> | undefined;
     onError?: SseErrorHandler | undefined;
+    logger?: SseLogger | undefined;
     finalEvent?: unknown;
+    drainMs?: number | undefined;
   } & Omit<SseStreamOptions, 'onError'>,
   tracker?: OpenStreams,
 ): AdapterConfig {
-  const { hub, onError, finalEvent: _final, ...streamOptions } = options;
-  return { hub, onError, streamOptions, trackers: tracker ? [tracker] : NO_TRACKERS };
+  const { hub, onError, logger, finalEvent: _final, drainMs: _drain, ...streamOptions } = options;
+  return {
+    hub,
+    onError,
+    logger,
+    limiter: new LogLimiter(),
+    streamOptions,
+    trackers: tracker ? [tracker] : NO_TRACKERS,
+  };
 }
 
 /**
@@ -98,6 +115,8 @@ function mergeNow(base: AdapterConfig, over: AdapterConfig): AdapterConfig {
   return {
     hub: over.hub ?? base.hub,
     onError: over.onError ?? base.onError,
+    logger: over.logger ?? base.logger,
+    limiter: base.limiter,
     streamOptions: { ...base.streamOptions, ...over.streamOptions },
     trackers:
       over.trackers.length === 0
@@ -112,12 +131,18 @@ function oneLine(error: unknown): string {
 }
 
 /**
- * The default `onError`: one line, no stack. Not `next(error)`: after the headers went out,
- * Express would destroy the socket and print the stack.
+ * The default `onError`: one line, no stack, through the `logger` option (default `console`), at
+ * most one per kind of error per 10 s (core's log limiter): an outage fails every client alike.
+ * Not `next(error)`: after the headers went out, Express would destroy the socket and print the stack.
  */
-function defaultOnError(error: unknown, req: IncomingMessage): void {
+function defaultOnError(error: unknown, req: IncomingMessage, config: AdapterConfig): void {
   const url = (req as { originalUrl?: string }).originalUrl ?? req.url;
-  console.error(`[ssekit] ${req.method} ${url}: error after the stream started: ${oneLine(error)}`);
+  limitedLog(
+    `express:${errorKey(error)}`,
+    `[ssekit] ${req.method} ${url}: error after the stream started: ${oneLine(error)}`,
+    (line) => (config.logger ?? console).error(line),
+    config.limiter,
+  );
 }
 
 /**
@@ -180,14 +205,14 @@ class ResponseState implements SseStreamContext, SessionRouting {
     try {
       const onError = this.config.onError;
       if (onError) onError(error, this.request, this.res);
-      else defaultOnError(error, this.request);
+      else defaultOnError(error, this.request, this.config);
     } catch (thrown) {
-      console.error(`[ssekit] onError threw: ${oneLine(thrown)}`);
+      (this.config.logger ?? console).error(`[ssekit] onError threw: ${oneLine(thrown)}`);
     }
   }
 
   warn(message: string): void {
-    console.warn(message);
+    (this.config.logger ?? console).warn(message);
   }
 
   onError(error: unknown): void {

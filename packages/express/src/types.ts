@@ -33,10 +33,23 @@ export type SseMiddleware<Req extends IncomingMessage = SseRequest> = (
 /**
  * What `sse(options)` returns: the middleware, plus `close()` for shutdown. `close()` ends every
  * open stream this middleware served (after `finalEvent` if set) and every one that starts later,
- * so `server.close()` then completes: `process.on('SIGTERM', () => { sse.close(); server.close(); })`.
+ * so `server.close()` then completes. With `drainMs`, it first drains the hub (`hub.drain()`: new
+ * subscribers are sent away politely, open streams end spread over `drainMs` with a `retry:` hint
+ * and resume on another instance), and resolves once it is done:
+ * `process.on('SIGTERM', async () => { await sse.close(); server.close(); })`.
  */
 export interface SseAppMiddleware extends SseMiddleware<IncomingMessage> {
-  close(): void;
+  close(): Promise<void>;
+}
+
+/**
+ * Where the adapter's own log lines go: errors after a stream started (when no `onError` is
+ * given) and "store unavailable". One string per line; `console`, pino and winston fit. Lines are
+ * rate-limited (one per kind per 10 s), so an outage can't print a line per client.
+ */
+export interface SseLogger {
+  error(message: string): void;
+  warn(message: string): void;
 }
 
 /**
@@ -52,11 +65,18 @@ export interface SseOptions<Events extends EventMap = EventMap>
   hub?: Hub<Events>;
   /**
    * Errors after the stream started: a failing `pipe()` source, a failing `onGap` hook.
-   * The stream is closed cleanly first. Default: one `console.error` line.
+   * The stream is closed cleanly first. Default: one `logger.error` line (rate-limited).
    */
   onError?: SseErrorHandler;
   /** Sent to every open stream by `close()` on the middleware, before the stream ends. */
   finalEvent?: SseEventInit;
+  /** Where the adapter logs (see `SseLogger`). Default: `console`. */
+  logger?: SseLogger;
+  /**
+   * Makes the middleware's `close()` drain the hub over this many ms first (`hub.drain()`), so a
+   * deploy loses no client: each reconnects elsewhere and resumes exactly. Default: no drain.
+   */
+  drainMs?: number;
 }
 
 /** `(req, channel) => boolean`: with the Express request, so `req.user` from an auth middleware is there. */

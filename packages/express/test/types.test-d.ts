@@ -141,7 +141,7 @@ describe('middleware fits Express 4 and 5 routes', () => {
   it('returns a middleware with close() from sse()', () => {
     const middleware = sse({ hub, finalEvent: { event: 'bye', data: '' } });
     expectTypeOf(middleware).toEqualTypeOf<SseAppMiddleware>();
-    expectTypeOf(middleware.close).toEqualTypeOf<() => void>();
+    expectTypeOf(middleware.close).toEqualTypeOf<() => Promise<void>>();
     express5().use(middleware);
     express4().use(middleware);
     // @ts-expect-error finalEvent is an event

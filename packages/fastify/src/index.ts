@@ -16,6 +16,7 @@ export type {
   SseChannelRouteConfig,
   SseErrorHandler,
   SsekitOptions,
+  SseLogger,
   SseOptions,
   SseRouteConfig,
   SseRouteOption,

@@ -4,7 +4,7 @@
  */
 import type { Http2Session } from 'node:http2';
 import { type EventMap, encodeEvent } from '@ssekit/core';
-import { checkAdapterOptions } from '@ssekit/core/adapter';
+import { checkAdapterOptions, LogLimiter } from '@ssekit/core/adapter';
 import type { FastifyInstance, FastifyReply, RouteOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import { createReplySse, OpenStreams, type PluginState, REPLY_SSE } from './reply-sse.js';
@@ -53,13 +53,15 @@ async function ssekitPlugin(app: FastifyInstance, given: SseOptions<EventMap>): 
   ) as SseOptions<EventMap>;
   // The same checks as sse() in @ssekit/express: a bad option fails `register`.
   checkAdapterOptions('register(sse)', options);
-  const { hub, onError, finalEvent, ...streamOptions } = options;
+  const { hub, onError, finalEvent, logger, drainMs, ...streamOptions } = options;
   // Encoded now, so a bad final event fails `register`, not `app.close()`.
   const finalFrame = finalEvent ? encodeEvent(finalEvent, streamOptions.serializer) : undefined;
   const state: PluginState = {
     hub,
     streamOptions,
     onError,
+    logger,
+    limiter: new LogLimiter(),
     finalEvent: finalFrame,
     open: new OpenStreams(),
     closing: false,
@@ -79,7 +81,10 @@ async function ssekitPlugin(app: FastifyInstance, given: SseOptions<EventMap>): 
 
   app.addHook('onRoute', onRoute);
 
-  app.addHook('preClose', (done) => {
+  app.addHook('preClose', async () => {
+    // Streams end spread over the window and resume elsewhere; what is left (streams the hub
+    // doesn't know, or started meanwhile) is ended below.
+    if (drainMs !== undefined && hub) await hub.drain({ withinMs: drainMs });
     state.closing = true;
     const sessions = new Set<Http2Session>();
     for (const [stream, session] of [...state.open]) {
@@ -89,7 +94,6 @@ async function ssekitPlugin(app: FastifyInstance, given: SseOptions<EventMap>): 
     // Before Node 24, Fastify leaves HTTP/2 sessions open unless forceCloseConnections is true,
     // so server.close() would wait for the client. Close ours gracefully: the final events flush.
     for (const session of sessions) if (!session.closed && !session.destroyed) session.close();
-    done();
   });
 }
 

@@ -14,9 +14,21 @@ import {
   type SseStreamContext,
   type SseStreamOptions,
 } from '@ssekit/core';
-import { defineSession, type SessionRouting } from '@ssekit/core/adapter';
+import {
+  defineSession,
+  errorKey,
+  type LogLimiter,
+  limitedLog,
+  type SessionRouting,
+} from '@ssekit/core/adapter';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { ChannelList, ReplySse, SseErrorHandler, SseSubscribeOptions } from './types.js';
+import type {
+  ChannelList,
+  ReplySse,
+  SseErrorHandler,
+  SseLogger,
+  SseSubscribeOptions,
+} from './types.js';
 
 /** Where a reply keeps its `reply.sse` once made (read by the `sse` getter). */
 export const REPLY_SSE = Symbol('ssekit.replySse');
@@ -34,6 +46,10 @@ export interface PluginState {
   hub: Hub<EventMap> | undefined;
   streamOptions: Omit<SseStreamOptions, 'onError'>;
   onError: SseErrorHandler | undefined;
+  /** The `logger` option; default `request.log`. */
+  logger: SseLogger | undefined;
+  /** One per registration (so per app): at most one line per kind of error per 10 s. */
+  limiter: LogLimiter;
   /** The `finalEvent` option, encoded once at `register`. */
   finalEvent: Buffer | undefined;
   open: OpenStreams;
@@ -58,8 +74,14 @@ function keepReplyHeaders(reply: FastifyReply): void {
   }
 }
 
-function defaultOnError(error: unknown, request: FastifyRequest): void {
-  request.log.error({ err: error }, 'ssekit: stream error');
+/** Without `onError`: one log line per kind of error per 10 s (core's limiter), with the error. */
+function defaultOnError(error: unknown, logger: SseLogger, limiter: LogLimiter): void {
+  limitedLog(
+    `fastify:${errorKey(error)}`,
+    'ssekit: stream error',
+    (line) => logger.error({ err: error }, line),
+    limiter,
+  );
 }
 
 /**
@@ -112,10 +134,13 @@ class ReplyState implements SseStreamContext, SessionRouting {
   }
 
   report(error: unknown): void {
+    const logger = this.plugin.logger ?? this.request.log;
     try {
-      (this.plugin.onError ?? defaultOnError)(error, this.request);
+      const onError = this.plugin.onError;
+      if (onError) onError(error, this.request);
+      else defaultOnError(error, logger, this.plugin.limiter);
     } catch (thrown) {
-      this.request.log.error({ err: thrown }, 'ssekit: onError threw');
+      logger.error({ err: thrown }, 'ssekit: onError threw');
     }
   }
 
@@ -124,7 +149,7 @@ class ReplyState implements SseStreamContext, SessionRouting {
   }
 
   warn(message: string): void {
-    this.request.log.warn(message);
+    (this.plugin.logger ?? this.request.log).warn(message);
   }
 }
 

@@ -15,7 +15,7 @@ import type {
   SseSession,
   SseStreamOptions,
 } from '@ssekit/core';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 
 export type ChannelList<Events extends EventMap = EventMap> =
   | ChannelOf<Events>
@@ -33,6 +33,13 @@ export type RouteAuthorize = (
  */
 export type SseErrorHandler = (error: unknown, request: FastifyRequest) => void;
 
+/**
+ * Where the plugin's own log lines go: errors after a stream started (when no `onError` is given)
+ * and "store unavailable". Called as pino does (`error({ err }, message)`); a Fastify logger fits.
+ * Lines are rate-limited (one per kind per 10 s), so an outage can't print a line per client.
+ */
+export type SseLogger = Pick<FastifyBaseLogger, 'error' | 'warn'>;
+
 /** Options of `app.register(sse, options)`; the same keys as `sse(options)` in @ssekit/express. */
 export interface SseOptions<Events extends EventMap = EventMap>
   extends Omit<SseStreamOptions, 'onError'> {
@@ -40,11 +47,20 @@ export interface SseOptions<Events extends EventMap = EventMap>
   hub?: Hub<Events>;
   /**
    * Errors after the stream started (a failing source, a failing `onGap` hook); the stream is
-   * already closed. Default: `request.log.error`.
+   * already closed. Default: `logger.error` (rate-limited; `request.log` unless `logger` is set).
    */
   onError?: SseErrorHandler;
   /** Sent to every open stream when the app closes (`preClose`), before the stream ends. */
   finalEvent?: SseEventInit;
+  /** Where the plugin logs (see `SseLogger`). Default: the request's logger, `request.log`. */
+  logger?: SseLogger;
+  /**
+   * Drains the hub when the app closes: `preClose` awaits `hub.drain({ withinMs: drainMs })`
+   * (open streams end spread over the window with a `retry:` hint and resume on another
+   * instance) before ending what is left. Fastify answers new requests 503 while it closes
+   * unless the app is created with `return503OnClosing: false`. Default: no drain.
+   */
+  drainMs?: number;
 }
 
 /**

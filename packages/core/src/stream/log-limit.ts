@@ -44,7 +44,7 @@ export class LogLimiter {
   }
 }
 
-/** The process-wide limiter every ssekit log line goes through. */
+/** The process-wide limiter, for lines of no adapter (an adapter keeps one per app). */
 export const logLimiter = new LogLimiter();
 
 /**
@@ -61,11 +61,17 @@ export function errorKey(error: unknown): string {
 }
 
 /**
- * Prints `line` through `print` unless a line with the same `key` went out within the interval.
- * The next line printed says how many were held back. Returns whether it printed.
+ * Prints `line` through `print` unless a line with the same `key` went out within the interval
+ * (of `limiter`, default the process-wide one). The next line printed says how many were held
+ * back. Returns whether it printed.
  */
-export function limitedLog(key: string, line: string, print: (line: string) => void): boolean {
-  const suppressed = logLimiter.take(key);
+export function limitedLog(
+  key: string,
+  line: string,
+  print: (line: string) => void,
+  limiter: LogLimiter = logLimiter,
+): boolean {
+  const suppressed = limiter.take(key);
   if (suppressed === undefined) return false;
   print(suppressed > 0 ? `${line} (${suppressed} more like this since the last line)` : line);
   return true;
