@@ -120,20 +120,9 @@ export class SseSession<Events extends EventMap = EventMap> {
     channels: ChannelOf<Events> | readonly ChannelOf<Events>[],
     options?: SubscribeOptions,
   ): Promise<boolean> {
-    if (this[REFUSED]) return false;
-    const stream = this[STREAM];
-    const { hub, request } = this[ROUTING];
-    try {
-      await requireHub(hub).subscribe(stream, channels, {
-        lastEventId: stream.lastEventId,
-        ...(request ? { request } : {}),
-        ...options,
-      });
-    } catch (error) {
-      this.fail(error);
-      return false;
-    }
-    return stream.started && !stream.closed;
+    return this.attach((hub, stream, request) =>
+      hub.subscribe(stream, channels, { lastEventId: stream.lastEventId, ...request, ...options }),
+    );
   }
 
   /**
@@ -142,14 +131,27 @@ export class SseSession<Events extends EventMap = EventMap> {
    * when refused (404 unknown key, 204 ended) or the client left. Never rejects.
    */
   async followRun(key: string, options?: FollowOptions): Promise<boolean> {
+    return this.attach((hub, stream, request) =>
+      hub.followRun(stream, key, { ...request, ...options }),
+    );
+  }
+
+  /**
+   * Attaches the stream through the hub (`subscribe`, `followRun`): resolves true once live,
+   * false when refused or the client left; errors go the framework's way. Never rejects.
+   */
+  private async attach(
+    join: (
+      hub: Hub<EventMap>,
+      stream: SseStream,
+      request: { request?: RequestLike },
+    ) => Promise<void>,
+  ): Promise<boolean> {
     if (this[REFUSED]) return false;
     const stream = this[STREAM];
     const { hub, request } = this[ROUTING];
     try {
-      await requireHub(hub).followRun(stream, key, {
-        ...(request ? { request } : {}),
-        ...options,
-      });
+      await join(requireHub(hub), stream, request ? { request } : {});
     } catch (error) {
       this.fail(error);
       return false;
