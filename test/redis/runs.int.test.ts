@@ -11,7 +11,16 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createHub, type Hub, SseRefusal, SseStream } from '@ssekit/core';
 import { redisStore } from '@ssekit/redis';
-import { type RedisServer, startRedisServer, trackSockets, watch } from '@ssekit/test-support';
+import {
+  dropAtRandom,
+  messageText,
+  type RedisServer,
+  startRedisServer,
+  tokens,
+  tokenText,
+  trackSockets,
+  watch,
+} from '@ssekit/test-support';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
@@ -62,44 +71,16 @@ async function follower(hub: Hub): Promise<{ url: string; dropAll(): void }> {
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, dropAll };
 }
 
-async function* tokens(n: number, signal: AbortSignal, onFinally?: () => void) {
-  try {
-    for (let i = 0; i < n && !signal.aborted; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 2));
-      yield `t${i} `;
-    }
-  } finally {
-    onFinally?.();
-  }
-}
-const answer = (n: number): string => Array.from({ length: n }, (_, i) => `t${i} `).join('');
-const text = (events: Array<{ type: string; data: string }>): string =>
-  events
-    .filter((e) => e.type === 'message')
-    .map((e) => e.data)
-    .join('');
-
 describe('resumable runs on Redis', () => {
   it('a run started on A is followed on B, which survives 50 dropped sockets: the text is exact', async () => {
     const [a, b] = hubs(2) as [Hub, Hub];
     const onB = await follower(b);
-    const run = await a.startRun((signal) => tokens(500, signal));
+    const run = await a.startRun((signal) => tokens(500, { signal, every: 2 }));
     const client = watch(`${onB.url}?key=${run.key}`, ['done']);
     cleanups.push(() => client.close());
-    for (let drop = 0; drop < 50; drop++) {
-      const seen = client.events.length;
-      await client.until(
-        () =>
-          client.events.length >= seen + 1 + Math.floor(Math.random() * 8) ||
-          client.events.some((e) => e.type === 'done'),
-        `events before drop ${drop}`,
-      );
-      if (client.events.some((e) => e.type === 'done')) break;
-      onB.dropAll();
-    }
-    await client.until(() => client.events.some((e) => e.type === 'done'), 'done', 30_000);
+    await dropAtRandom(client, onB.dropAll);
     expect(client.opens).toBeGreaterThan(5);
-    expect(text(client.events)).toBe(answer(500));
+    expect(messageText(client.events)).toBe(tokenText(500));
   });
 
   it('a stop from C aborts the source on A (finally once), the follower on B gets stopped, nothing after it', async () => {
@@ -107,9 +88,12 @@ describe('resumable runs on Redis', () => {
     const onB = await follower(b);
     let finalised = 0;
     // The stop reaches A at its next lease renewal: a third of the lease.
-    const run = await a.startRun((signal) => tokens(1_000_000, signal, () => finalised++), {
-      leaseMs: 600,
-    });
+    const run = await a.startRun(
+      (signal) => tokens(1_000_000, { signal, every: 2, onFinally: () => finalised++ }),
+      {
+        leaseMs: 600,
+      },
+    );
     // ('error' is left out: EventSource also names its connection errors so.)
     const client = watch(`${onB.url}?key=${run.key}`, ['stopped', 'done']);
     cleanups.push(() => client.close());
@@ -154,7 +138,7 @@ describe('resumable runs on Redis', () => {
     expect(after).toBeLessThan(leaseMs * 2 + 1_000);
     await client.until(() => client.source.readyState === 2, 'closed for good');
     // The key can be started again.
-    const again = await b.startRun((signal) => tokens(2, signal), { key });
+    const again = await b.startRun((signal) => tokens(2, { signal }), { key });
     expect(await again.ended).toBe('done');
   });
 
@@ -162,7 +146,7 @@ describe('resumable runs on Redis', () => {
     const [a, b] = hubs(2) as [Hub, Hub];
     const prefix = `runs${prefixes}:`;
     const onB = await follower(b);
-    const run = await a.startRun((signal) => tokens(5, signal), { retentionMs: 300 });
+    const run = await a.startRun((signal) => tokens(5, { signal }), { retentionMs: 300 });
     expect(await run.ended).toBe('done');
     const whole = await (await fetch(`${onB.url}?key=${run.key}`)).text();
     expect(whole).toContain('event: done');

@@ -6,7 +6,14 @@ import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createHub, type Hub, type RunHandle, SseRefusal, SseStream } from '@ssekit/core';
-import { trackSockets, watch } from '@ssekit/test-support';
+import {
+  dropAtRandom,
+  messageText,
+  tokens,
+  tokenText,
+  trackSockets,
+  watch,
+} from '@ssekit/test-support';
 import { afterEach, describe, expect, it } from 'vitest';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -54,18 +61,6 @@ function hubFor(): Hub {
   return hub;
 }
 
-/** Tokens `t0 ... t{n-1} `, one per event-loop turn (a model's pace, in miniature). */
-async function* tokens(n: number, finalised?: () => void): AsyncGenerator<string> {
-  try {
-    for (let i = 0; i < n; i++) {
-      await new Promise((resolve) => setImmediate(resolve));
-      yield `t${i} `;
-    }
-  } finally {
-    finalised?.();
-  }
-}
-
 /** A source that yields `first` and then waits until its signal aborts. */
 async function* parked(signal: AbortSignal, onFinally: () => void): AsyncGenerator<string> {
   try {
@@ -77,13 +72,6 @@ async function* parked(signal: AbortSignal, onFinally: () => void): AsyncGenerat
   }
 }
 
-const expected = (n: number): string => Array.from({ length: n }, (_, i) => `t${i} `).join('');
-const text = (events: Array<{ type: string; data: string }>): string =>
-  events
-    .filter((e) => e.type === 'message')
-    .map((e) => e.data)
-    .join('');
-
 describe('resumable runs (memory store)', () => {
   it('a follower gets the whole answer, then done, and its reconnect is told 204 (the browser stops)', async () => {
     const hub = hubFor();
@@ -92,7 +80,7 @@ describe('resumable runs (memory store)', () => {
     const client = watch(`${server.url}?key=${run.key}`, ['done']);
     cleanups.push(() => client.close());
     await client.until(() => client.source.readyState === 2, 'closed for good after done');
-    expect(text(client.events)).toBe(expected(20));
+    expect(messageText(client.events)).toBe(tokenText(20));
     expect(client.events.filter((e) => e.type === 'done')).toHaveLength(1);
     expect(await run.ended).toBe('done');
   });
@@ -104,32 +92,18 @@ describe('resumable runs (memory store)', () => {
     const gate = new Promise<void>((resolve) => {
       release = resolve;
     });
-    async function* slowTokens(): AsyncGenerator<string> {
+    async function* gated(): AsyncGenerator<string> {
       await gate;
-      for (let i = 0; i < 500; i++) {
-        await new Promise((resolve) => setTimeout(resolve, 1));
-        yield `t${i} `;
-      }
+      yield* tokens(500, { every: 1 });
     }
-    const run = await hub.startRun(slowTokens());
+    const run = await hub.startRun(gated());
     const client = watch(`${server.url}?key=${run.key}`, ['done']);
     cleanups.push(() => client.close());
     await client.until(() => client.opens === 1, 'open');
     release();
-    for (let drop = 0; drop < 50; drop++) {
-      const seen = client.events.length;
-      await client.until(
-        () =>
-          client.events.length >= seen + 1 + Math.floor(Math.random() * 8) ||
-          client.events.some((e) => e.type === 'done'),
-        `events before drop ${drop}`,
-      );
-      if (client.events.some((e) => e.type === 'done')) break;
-      server.dropAll();
-    }
-    await client.until(() => client.events.some((e) => e.type === 'done'), 'done', 30_000);
+    await dropAtRandom(client, server.dropAll);
     expect(client.opens).toBeGreaterThan(10);
-    expect(text(client.events)).toBe(expected(500));
+    expect(messageText(client.events)).toBe(tokenText(500));
   });
 
   it('several followers (two tabs) each get every chunk exactly once', async () => {
@@ -141,7 +115,7 @@ describe('resumable runs (memory store)', () => {
     for (const tab of tabs)
       await tab.until(() => tab.events.some((e) => e.type === 'done'), 'done');
     for (const tab of tabs) {
-      expect(text(tab.events)).toBe(expected(50));
+      expect(messageText(tab.events)).toBe(tokenText(50));
       expect(new Set(tab.ids()).size).toBe(tab.ids().length);
     }
   });
@@ -203,7 +177,7 @@ describe('resumable runs (memory store)', () => {
     const late = watch(`${server.url}?key=${run.key}`, ['done']);
     cleanups.push(() => late.close());
     await late.until(() => late.source.readyState === 2, 'whole answer, then closed');
-    expect(text(late.events)).toBe(expected(5));
+    expect(messageText(late.events)).toBe(tokenText(5));
     await waitFor(async () => (await hub.runStatus(run.key))?.status === 'expired');
     expect((await fetch(`${server.url}?key=${run.key}`)).status).toBe(204);
     await waitFor(async () => (await hub.runStatus(run.key)) === null);

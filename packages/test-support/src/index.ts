@@ -33,4 +33,5 @@ export {
 export { type Handler, type ServedStream, startSseServer, type TestServer } from './sse-server.js';
 export { StoreRecorder } from './store-recorder.js';
 export { TextWatch } from './text-watch.js';
+export { dropAtRandom, messageText, type TokenOptions, tokens, tokenText } from './tokens.js';
 export { Changes, type WaitOptions, waitUntil } from './wait.js';
