@@ -2,7 +2,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import type { HubStats } from '@ssekit/core';
+import type { HubHealth, HubStats } from '@ssekit/core';
 import { type EventRecorder, watch } from '@ssekit/test-support';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/hub-process.mjs', import.meta.url));
@@ -38,6 +38,10 @@ export interface HubProcess {
       };
     }
   >;
+  /** `hub.drain({ withinMs })`; resolves once no stream is left on this process. */
+  drain(withinMs: number): Promise<{ drained: boolean; streams: number }>;
+  /** `hub.health()` and the status a readiness probe would get (200 ready, 503 not). */
+  health(): Promise<{ status: number; health: HubHealth }>;
   stop(): Promise<void>;
 }
 
@@ -100,6 +104,16 @@ export async function startHubProcess(
       return (await (await fetch(`${url}/stats`)).json()) as Awaited<
         ReturnType<HubProcess['stats']>
       >;
+    },
+    async drain(withinMs) {
+      return (await (await post(`/drain?ms=${withinMs}`)).json()) as {
+        drained: boolean;
+        streams: number;
+      };
+    },
+    async health() {
+      const res = await fetch(`${url}/health`);
+      return { status: res.status, health: (await res.json()) as HubHealth };
     },
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
