@@ -5,10 +5,18 @@
 import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createHub, type Hub, type RunHandle, SseRefusal, SseStream } from '@ssekit/core';
+import {
+  createHub,
+  type Hub,
+  type RunHandle,
+  SseRefusal,
+  SseStream,
+  type SseStreamOptions,
+} from '@ssekit/core';
 import {
   dropAtRandom,
   messageText,
+  rawGet,
   tokens,
   tokenText,
   trackSockets,
@@ -27,10 +35,15 @@ interface RunServer {
 }
 
 /** `GET /?key=K[&openai]` follows run K through core's stream. */
-async function serve(hub: Hub): Promise<RunServer> {
+async function serve(hub: Hub, options: SseStreamOptions = {}): Promise<RunServer> {
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
-    const stream = new SseStream(res, { heartbeat: false, retry: 20 }, { request: req, hub });
+    const stream = new SseStream(
+      res,
+      { heartbeat: false, retry: 20, ...options },
+      { request: req, hub },
+    );
+    streams.push(stream);
     hub
       .followRun(stream, url.searchParams.get('key') ?? '', {
         terminator: url.searchParams.has('openai') ? 'openai' : 'events',
@@ -54,6 +67,8 @@ async function serve(hub: Hub): Promise<RunServer> {
     },
   };
 }
+
+const streams: SseStream[] = [];
 
 function hubFor(): Hub {
   const hub = createHub();
@@ -104,6 +119,34 @@ describe('resumable runs (memory store)', () => {
     await dropAtRandom(client, server.dropAll);
     expect(client.opens).toBeGreaterThan(10);
     expect(messageText(client.events)).toBe(tokenText(500));
+  });
+
+  it('a follower that stops reading never slows the source: it is dropped for overflow and resumes exactly', async () => {
+    const hub = hubFor();
+    const server = await serve(hub, { maxQueueBytes: 16 * 1024 });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const big = async function* (): AsyncGenerator<string> {
+      await gate;
+      for (let i = 0; i < 2000; i++) yield `${i}:${'x'.repeat(200)}`;
+    };
+    const run = await hub.startRun(big(), { keepAlive: true });
+    const stalled = await rawGet(`${server.url}?key=${run.key}`);
+    await stalled.head;
+    stalled.socket.pause();
+    release();
+    // The source runs to its end at its own pace while its only follower reads nothing.
+    expect(await run.ended).toBe('done');
+    const dropped = streams.at(-1)!;
+    await dropped.whenClosed();
+    expect(dropped.closeReason).toBe('overflow');
+    const resumed = watch(`${server.url}?key=${run.key}`, ['done']);
+    cleanups.push(() => resumed.close());
+    await resumed.until(() => resumed.source.readyState === 2, 'the whole answer, then closed');
+    expect(resumed.ids()).toHaveLength(2000);
+    expect(new Set(resumed.ids()).size).toBe(2000);
   });
 
   it('several followers (two tabs) each get every chunk exactly once', async () => {
