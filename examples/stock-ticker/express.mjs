@@ -21,6 +21,11 @@ export function createTickerApp({ hub, stream = {} }) {
   app.get('/', (_req, res) => res.sendFile(PAGE));
   // Replays from the browser's Last-Event-ID, then streams live prices.
   app.get('/prices', channel('prices'));
+  // Readiness probe: 503 while the hub drains, after it closed, or while its store is not ready.
+  app.get('/healthz', (_req, res) => {
+    const health = hub.health();
+    res.status(health.ready ? 200 : 503).json(health);
+  });
   return app;
 }
 

@@ -31,6 +31,11 @@ export async function createTickerApp({ hub, stream = {} }) {
   const app = Fastify({ forceCloseConnections: true });
   await app.register(sse, { hub, ...stream });
   await app.register(tickerRoutes);
+  // Readiness probe: 503 while the hub drains, after it closed, or while its store is not ready.
+  app.get('/healthz', async (_request, reply) => {
+    const health = hub.health();
+    return reply.code(health.ready ? 200 : 503).send(health);
+  });
   return app;
 }
 

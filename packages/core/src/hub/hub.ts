@@ -79,6 +79,11 @@ export class Hub<Events extends EventMap = EventMap> {
   private finalFrame: Buffer | undefined;
   /** Streams that called subscribe once: a second call is refused. */
   private readonly subscribed = new WeakSet<SseStream>();
+  /**
+   * Streams sent away by a limit or a drain: answered 200 with `retry:` and ended at once, they
+   * are not streams the hub holds, nor counted as opened.
+   */
+  private readonly sentAway = new WeakSet<SseStream>();
   /** Plain counters, for `stats()` and, read at collection time, the metrics. */
   private readonly counters = new HubCounters();
   /** Metrics, when a meter from an OpenTelemetry SDK is in use; else nothing at all. */
@@ -236,7 +241,10 @@ export class Hub<Events extends EventMap = EventMap> {
         names,
       );
     } catch (error) {
-      if (error instanceof LimitRefusal) this.refused(error.reason, names, options);
+      if (error instanceof LimitRefusal) {
+        this.refused(error.reason, names, options);
+        this.sentAway.add(stream);
+      }
       throw error;
     }
     this.track(stream);
@@ -413,7 +421,7 @@ export class Hub<Events extends EventMap = EventMap> {
       stream.shutdown(this.finalFrame);
       return;
     }
-    if (this.streams.has(stream)) return;
+    if (this.streams.has(stream) || this.sentAway.has(stream)) return;
     this.streams.add(stream);
     this.counters.streamsOpened++;
     if (DIAGNOSTICS.streamOpen.hasSubscribers)
