@@ -26,4 +26,11 @@ export const CONTENDERS = [
     file: 'ssekit-core.mjs',
     storm: true,
   },
+  // Not in the list: ssekit-core with an OpenTelemetry SDK installed, to price the metrics.
+  {
+    key: 'ssekit-core-otel',
+    label: '@ssekit/core + OpenTelemetry SDK (diagnostic)',
+    file: 'ssekit-core-otel.mjs',
+    storm: true,
+  },
 ];
