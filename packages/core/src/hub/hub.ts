@@ -2,8 +2,8 @@
  * The hub: named channels, one id sequence across all of them, encode-once publish, per-tick
  * coalesced fan-out, and exact resume from Last-Event-ID.
  *
- * Longer than most files: `subscribe` (the replay/gap/backlog handover) and `flush` (the fan-out)
- * share the per-channel state and the subscription's handover fields, and read best side by side.
+ * The fan-out (channels, per-tick flush) is in fan-out.ts, runs in runs.ts, limits in limits.ts.
+ * Longer than most files because `subscribe`, the replay/gap/backlog handover, reads best whole.
  */
 
 import {
@@ -14,14 +14,14 @@ import {
   StoreUnavailableError,
 } from '../errors.js';
 import { MemoryStore } from '../store/memory-store.js';
-import type { StoredEvent } from '../store/replay-buffer.js';
 import type { RunRecord } from '../store/runs.js';
 import type { ChannelGap, EventStore, ReplayResult } from '../store/store.js';
 import type { CloseReason, SseStream } from '../stream/sse-stream.js';
 import { encodeEvent, encodeEventBody, jsonSerializer } from '../wire/encode.js';
 import { assertChannel, channelNames } from './channel-names.js';
+import { FanOut } from './fan-out.js';
 import { LimitRefusal, Limits } from './limits.js';
-import { joinPieces, writeAll } from './pieces.js';
+import { joinPieces } from './pieces.js';
 import {
   type FollowOptions,
   type RunHandle,
@@ -29,7 +29,7 @@ import {
   type RunSource,
   Runs,
 } from './runs.js';
-import { ChannelState, Subscription } from './subscription.js';
+import { Subscription } from './subscription.js';
 import {
   DIAGNOSTICS,
   HubCounters,
@@ -67,11 +67,7 @@ export type EventsOf<R> = R extends { events: infer E extends EventMap }
 export class Hub<Events extends EventMap = EventMap> {
   readonly store: EventStore;
   private readonly options: HubOptions;
-  private readonly channels = new Map<string, ChannelState>();
   private readonly streams = new Set<SseStream>();
-  private batch: StoredEvent[] = [];
-  private flushScheduled = false;
-  private flushMark = 0;
   private closing = false;
   private draining = false;
   private readonly limits: Limits;
@@ -88,11 +84,10 @@ export class Hub<Events extends EventMap = EventMap> {
   private readonly counters = new HubCounters();
   /** Metrics, when a meter from an OpenTelemetry SDK is in use; else nothing at all. */
   private readonly telemetry: Telemetry | undefined;
-  /** When each event of `batch` reached the hub (only while metrics are on), for the latency. */
-  private batchTimes: number[] = [];
 
   /** Resumable runs (AI token streams) produced or followed through this hub. */
   private readonly runs: Runs;
+  private readonly fanOut: FanOut;
 
   constructor(options: HubOptions = {}) {
     // Checked here, not on the first gap signal of a live stream.
@@ -112,6 +107,11 @@ export class Hub<Events extends EventMap = EventMap> {
         options.metrics ? options.metrics.attributes : undefined,
       );
     }
+    this.fanOut = new FanOut({
+      store: this.store,
+      counters: this.counters,
+      telemetry: this.telemetry,
+    });
     this.runs = new Runs({
       store: this.store,
       publishRaw: (channel, data, event) =>
@@ -237,7 +237,7 @@ export class Hub<Events extends EventMap = EventMap> {
       limitKey = this.limits.admit(
         options.request,
         this.streams.size,
-        (name) => this.channels.get(name)?.subscribers.size ?? 0,
+        (name) => this.fanOut.subscribersOf(name),
         names,
       );
     } catch (error) {
@@ -256,7 +256,7 @@ export class Hub<Events extends EventMap = EventMap> {
     const lastEventId = options.lastEventId ?? stream.lastEventId;
     try {
       // Live first (queued in the backlog), then the snapshot: nothing published meanwhile is lost.
-      await Promise.all(names.map((name) => this.join(name, sub)));
+      await Promise.all(names.map((name) => this.fanOut.join(name, sub)));
       result = await this.store.readAfter(names, lastEventId);
     } catch (error) {
       // A failed join leaves nothing behind: the next subscribe starts clean.
@@ -298,7 +298,7 @@ export class Hub<Events extends EventMap = EventMap> {
     sub.backlog = [];
     sub.backlogBytes = 0;
     sub.live = true;
-    if (backlog.length > 0) this.writeEvents(sub, backlog);
+    if (backlog.length > 0) this.fanOut.writeEvents(sub, backlog);
   }
 
   /** Writes the gap signal and runs `onGap`. False when the stream ended meanwhile. */
@@ -370,12 +370,12 @@ export class Hub<Events extends EventMap = EventMap> {
 
   /** Closes a channel for good: its clients' streams end, and their next connect gets 204. */
   async closeChannel(channel: ChannelOf<Events>, options: CloseOptions = {}): Promise<void> {
-    this.flush();
+    this.fanOut.flush();
     // Encoded once; the store hands it to every process's `closed` notice (this one's included).
     const final = options.final ? encodeEvent(options.final, this.options.serializer) : undefined;
     await this.store.closeChannel(channel, final);
     // For a store that doesn't notify: a no-op once the notice has ended the streams.
-    this.endChannel(channel, final);
+    this.fanOut.endChannel(channel, final);
   }
 
   /**
@@ -384,17 +384,6 @@ export class Hub<Events extends EventMap = EventMap> {
    */
   reopenChannel(channel: ChannelOf<Events>): Promise<void> {
     return this.store.reopenChannel(channel);
-  }
-
-  /** Ends the streams of a closed channel, after the closer's final event if it gave one. */
-  private endChannel(channel: string, final: Buffer | undefined): void {
-    this.flush();
-    const state = this.channels.get(channel);
-    if (!state) return;
-    for (const sub of [...state.subscribers]) {
-      if (final) sub.stream.write(final);
-      sub.stream.close();
-    }
   }
 
   /** Ends every stream (optionally after a final event) and closes the store. */
@@ -408,7 +397,7 @@ export class Hub<Events extends EventMap = EventMap> {
       this.finalFrame = final;
     }
     this.runs.close();
-    this.flush();
+    this.fanOut.flush();
     for (const stream of [...this.streams]) stream.shutdown(this.finalFrame);
     this.telemetry?.stop();
     await this.store.close();
@@ -440,6 +429,14 @@ export class Hub<Events extends EventMap = EventMap> {
   /** @internal A subscribed stream closed: drop its subscription. */
   subscriptionClosed(sub: Subscription, _reason: CloseReason): void {
     this.remove(sub);
+  }
+
+  private remove(sub: Subscription): void {
+    if (sub.limitKey !== undefined) {
+      this.limits.release(sub.limitKey);
+      sub.limitKey = undefined;
+    }
+    this.fanOut.leave(sub);
   }
 
   /**
@@ -497,144 +494,6 @@ export class Hub<Events extends EventMap = EventMap> {
       refusedByLimit: this.limits.refused,
       store,
     };
-  }
-
-  private async join(name: string, sub: Subscription): Promise<void> {
-    let state = this.channels.get(name);
-    if (!state) {
-      const created = new ChannelState();
-      state = created;
-      this.channels.set(name, created);
-      created.ready = this.store
-        .subscribe(name, {
-          event: (event) => this.enqueue(event),
-          closed: (final) => this.endChannel(name, final),
-        })
-        .then(
-          (unsubscribe) => {
-            created.unsubscribe = unsubscribe;
-            if (created.subscribers.size === 0) this.release(name, created);
-          },
-          (error: unknown) => {
-            // Forget the failed state, so the next subscribe asks the store again.
-            if (this.channels.get(name) === created) this.channels.delete(name);
-            throw error;
-          },
-        );
-    }
-    state.subscribers.add(sub);
-    await state.ready;
-  }
-
-  private remove(sub: Subscription): void {
-    if (sub.limitKey !== undefined) {
-      this.limits.release(sub.limitKey);
-      sub.limitKey = undefined;
-    }
-    for (const name of sub.channels) {
-      const state = this.channels.get(name);
-      if (!state) continue;
-      state.subscribers.delete(sub);
-      if (state.subscribers.size === 0 && state.unsubscribe) this.release(name, state);
-    }
-  }
-
-  private release(name: string, state: ChannelState): void {
-    if (this.channels.get(name) === state) this.channels.delete(name);
-    const unsubscribe = state.unsubscribe;
-    state.unsubscribe = undefined;
-    unsubscribe?.();
-  }
-
-  /** Queues live events for a client whose replay is still being read; bounded like its queue. */
-  private hold(sub: Subscription, events: StoredEvent[]): void {
-    for (const event of events) sub.backlogBytes += event.frame.length;
-    if (sub.backlogBytes > sub.stream.queueLimit) {
-      // Like any overflow: the client reconnects and resumes from the replay buffer.
-      sub.backlog = [];
-      sub.stream.overflowed();
-      return;
-    }
-    sub.backlog.push(...events);
-  }
-
-  private enqueue(event: StoredEvent): void {
-    this.batch.push(event);
-    if (this.telemetry) this.batchTimes.push(performance.now());
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      // One flush per tick: a burst of publishes becomes one write per client.
-      setImmediate(() => this.flush());
-    }
-  }
-
-  /** Writes the tick's events: one joined Buffer per channel, shared by its simple subscribers. */
-  private flush(): void {
-    this.flushScheduled = false;
-    const batch = this.batch;
-    if (batch.length === 0) return;
-    this.batch = [];
-    const times = this.batchTimes;
-    if (this.telemetry) this.batchTimes = [];
-    const counters = this.counters;
-    const mark = ++this.flushMark;
-    const byChannel = new Map<string, StoredEvent[]>();
-    for (const event of batch) {
-      const run = byChannel.get(event.channel);
-      if (run) run.push(event);
-      else byChannel.set(event.channel, [event]);
-    }
-    for (const [name, events] of byChannel) {
-      const state = this.channels.get(name);
-      if (!state) continue;
-      let pieces: Buffer[] | undefined;
-      let bytes = 0;
-      const first = events[0]!.seq;
-      for (const sub of state.subscribers) {
-        if (sub.mark === mark) continue;
-        if (sub.live && sub.simple && first > sub.skipUpTo) {
-          if (!pieces) {
-            pieces = joinPieces(events);
-            for (const piece of pieces) bytes += piece.length;
-          }
-          if (writeAll(sub.stream, pieces)) {
-            counters.framesWritten += events.length;
-            counters.bytesWritten += bytes;
-          }
-          continue;
-        }
-        // Several channels, a filter, a pending replay, or a possible duplicate: pick per client,
-        // from the whole batch so the order across channels holds.
-        sub.mark = mark;
-        const picked = batch.filter((e) => sub.wants(e));
-        if (picked.length === 0) continue;
-        if (!sub.live) this.hold(sub, picked);
-        else this.writeEvents(sub, picked);
-      }
-    }
-    if (this.telemetry) this.recordLatency(batch, times);
-  }
-
-  /** Publish-to-write latency of each event of a flushed batch that had a subscriber here. */
-  private recordLatency(batch: StoredEvent[], times: number[]): void {
-    const telemetry = this.telemetry!;
-    const now = performance.now();
-    for (let i = 0; i < batch.length; i++) {
-      const at = times[i];
-      if (at === undefined) continue;
-      const state = this.channels.get(batch[i]!.channel);
-      if (state && state.subscribers.size > 0) telemetry.delivered((now - at) / 1000);
-    }
-  }
-
-  private writeEvents(sub: Subscription, events: StoredEvent[]): void {
-    const { frames, ends } = sub.cut(events);
-    const pieces = joinPieces(frames);
-    if (writeAll(sub.stream, pieces)) {
-      this.counters.framesWritten += frames.length;
-      for (const piece of pieces) this.counters.bytesWritten += piece.length;
-    }
-    if (ends) sub.stream.close();
   }
 }
 

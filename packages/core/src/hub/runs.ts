@@ -3,6 +3,9 @@
  * Each chunk is published on the run's own channel, so ids, encoding once, coalescing, bounded
  * queues, replay, the gap signal and the stores all apply unchanged. Run state (owner, lease,
  * stop request, how it ended) lives in the store, so any process can follow, stop or expire a run.
+ *
+ * Longer than most files: starting, consuming, following and the shared lease timer all work on
+ * the same per-run state, which stays private to this one class.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
