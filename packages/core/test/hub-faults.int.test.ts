@@ -126,6 +126,49 @@ describe('hub faults', () => {
     expect(hub.stats().droppedForOverflow).toBe(1);
   });
 
+  it('hands a slow reader the same shared Buffers as everyone else: its backlog is never copied per client', async () => {
+    const hub = hubFor();
+    const written: Buffer[][] = [];
+    const server = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      written.push(chunks);
+      // Observe what reaches each response (nothing is changed).
+      const write = res.write.bind(res) as (chunk: Buffer) => boolean;
+      res.write = ((chunk: Buffer) => {
+        if (Buffer.isBuffer(chunk) && chunk.length >= 1024) chunks.push(chunk);
+        return write(chunk);
+      }) as typeof res.write;
+      const stream = new SseStream(
+        res,
+        { heartbeat: false, maxQueueBytes: 8 << 20 },
+        { request: req },
+      );
+      void hub.subscribe(stream, 'wide', { request: req });
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    cleanups.push(() => {
+      server.closeAllConnections();
+      server.close();
+    });
+    const url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/`;
+    const slow = rawClient(url);
+    const fast = rawClient(url);
+    await Promise.all([slow.head, fast.head]);
+    slow.socket.pause();
+    // One tick of ~1 MB: several pieces; the slow reader queues all but the first.
+    const ids: string[] = [];
+    for (let i = 0; i < 64; i++) ids.push(await hub.publish('wide', 'y'.repeat(16 * 1024)));
+    await fast.until(ids.at(-1)!);
+    slow.socket.resume();
+    await slow.until(ids.at(-1)!);
+    const [first, second] = written as [Buffer[], Buffer[]];
+    expect(first.length).toBeGreaterThan(1);
+    // Every large Buffer one response got is the very Buffer the other got: shared, not copied.
+    const shared = new Set(first);
+    expect(second.every((chunk) => shared.has(chunk))).toBe(true);
+  });
+
   it('reaps a stalled peer within 25% of writeTimeout (not up to a whole ticker period late)', async () => {
     // A period no other test uses: the shared ticker starts with this stream.
     const writeTimeout = 1_030;

@@ -416,11 +416,13 @@ export class SseStream implements Tickable, TransportOwner {
     this.waitingSince = 0;
     const queue = this.queue;
     if (queue && queue.length > 0) {
-      // One write for the whole backlog: bounded by maxQueueBytes, and no O(n) shifts.
-      const backlog = queue.length === 1 ? queue[0]! : Buffer.concat(queue, this.queued);
+      // Each queued frame as it is: they are Buffers shared with every other client, and joining
+      // them would copy the backlog once per client (Node hands the writes to one writev).
       this.queue = undefined;
       this.queued = 0;
-      if (!this.transport.write(backlog)) {
+      let drained = true;
+      for (const frame of queue) drained = this.transport.write(frame);
+      if (!drained) {
         this.stall();
         return;
       }
