@@ -91,11 +91,12 @@ export class FanOut {
     for (const event of events) sub.backlogBytes += event.frame.length;
     if (sub.backlogBytes > sub.stream.queueLimit) {
       // Like any overflow: the client reconnects and resumes from the replay buffer.
-      sub.backlog = [];
+      sub.backlog = undefined;
       sub.stream.overflowed();
       return;
     }
-    sub.backlog.push(...events);
+    if (sub.backlog) sub.backlog.push(...events);
+    else sub.backlog = events;
   }
 
   private enqueue(event: StoredEvent): void {

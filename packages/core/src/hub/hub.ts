@@ -294,8 +294,8 @@ export class Hub<Events extends EventMap = EventMap> {
     }
     sub.skipUpTo = replay.length > 0 ? replay[replay.length - 1]!.seq : result.headSeq;
     // A store may deliver a channel it just started reading after newer events of others.
-    const backlog = sub.backlog.filter((e) => sub.wants(e)).sort((a, b) => a.seq - b.seq);
-    sub.backlog = [];
+    const backlog = (sub.backlog ?? []).filter((e) => sub.wants(e)).sort((a, b) => a.seq - b.seq);
+    sub.backlog = undefined;
     sub.backlogBytes = 0;
     sub.live = true;
     if (backlog.length > 0) this.fanOut.writeEvents(sub, backlog);

@@ -12,7 +12,8 @@ export class Subscription {
   /** Replayed or queued up to this seq: live events at or below it are duplicates. */
   skipUpTo = 0;
   live = false;
-  backlog: StoredEvent[] = [];
+  /** Live events held while the replay is read; made only when one arrives meanwhile. */
+  backlog: StoredEvent[] | undefined;
   backlogBytes = 0;
   mark = 0;
   /** The limit key this subscription counts against, until it ends. */

@@ -132,8 +132,7 @@ export class SseStream implements Tickable, TransportOwner {
   private drainWaiters: Array<() => void> | undefined;
   private drainHooked = false;
   /** The timer of `endAt` (rotation, drain, expiring authorization), when one is set. */
-  private endTimer: NodeJS.Timeout | undefined;
-  private endTime = Number.POSITIVE_INFINITY;
+  private timedEnd: { timer: NodeJS.Timeout; at: number } | undefined;
   /** Headers added with `setHeader` before the stream started. */
   private extraHeaders: Record<string, string> | undefined;
 
@@ -231,11 +230,12 @@ export class SseStream implements Tickable, TransportOwner {
    * rotation, drain and authorization that expires.
    */
   endAt(time: number): void {
-    if (this.closed || time >= this.endTime) return;
-    this.endTime = time;
-    if (this.endTimer) clearTimeout(this.endTimer);
-    this.endTimer = setTimeout(() => this.rejoin(), Math.max(0, time - Date.now()));
-    this.endTimer.unref();
+    if (this.closed || (this.timedEnd && time >= this.timedEnd.at)) return;
+    if (this.timedEnd) clearTimeout(this.timedEnd.timer);
+    const timer = setTimeout(() => this.rejoin(), Math.max(0, time - Date.now()));
+    timer.unref();
+    // One object, made only for streams that end at a time (most never do).
+    this.timedEnd = { timer, at: time };
   }
 
   /** Ends the stream with a `retry:` hint for a client that should come back at once. */
@@ -304,8 +304,9 @@ export class SseStream implements Tickable, TransportOwner {
   onClose(listener: CloseListener): void {
     if (this.closed) notify(listener, this, this.reason!);
     else {
-      this.closeListeners ??= [];
-      this.closeListeners.push(listener);
+      // Exact-size arrays: a push would grow an empty array to 17 slots, on every connection.
+      const listeners = this.closeListeners;
+      this.closeListeners = listeners ? [...listeners, listener] : [listener];
     }
   }
 
@@ -488,7 +489,7 @@ export class SseStream implements Tickable, TransportOwner {
     this.queue = undefined;
     this.queued = 0;
     if (wasOpen && this.period !== undefined) leaveTicker(this.period, this);
-    if (this.endTimer) clearTimeout(this.endTimer);
+    if (this.timedEnd) clearTimeout(this.timedEnd.timer);
     this.controller?.abort(reason);
     const listeners = this.closeListeners ?? [];
     this.closeListeners = undefined;
