@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import {
   createHub,
   type Hub,
+  MemoryStore,
   type RunHandle,
   SseRefusal,
   SseStream,
@@ -284,3 +285,46 @@ async function waitFor(condition: () => Promise<boolean>, ms = 5_000): Promise<v
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
+
+describe('leases under load', () => {
+  it('a busy producer renews all its leases within the lease: 50 slow renewals never let a follower declare it interrupted', async () => {
+    // One store, two hubs: A produces, B follows (as two processes sharing Redis would). Each
+    // renewal takes 30 ms, so renewing 50 runs one after the other (1.5 s) would outlast the
+    // 300 ms lease, and B would mark the runs interrupted.
+    const store = new MemoryStore();
+    const runs = store.runs;
+    const renew = runs.renew.bind(runs);
+    let renewals = 0;
+    let enough!: () => void;
+    // Five lease renewals of every run: several lease periods, while both sides tick.
+    const fiveRounds = new Promise<void>((resolve) => {
+      enough = resolve;
+    });
+    runs.renew = async (...args) => {
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      if (++renewals === 250) enough();
+      return renew(...args);
+    };
+    const a = createHub({ store });
+    const b = createHub({ store });
+    cleanups.push(async () => {
+      await a.close();
+      await b.close();
+    });
+    const server = await serve(b);
+    const started = await Promise.all(
+      Array.from({ length: 50 }, () =>
+        a.startRun((signal) => tokens(1_000_000, { signal, every: 5 }), {
+          leaseMs: 300,
+          keepAlive: true,
+        }),
+      ),
+    );
+    const clients = started.map((run) => watch(`${server.url}?key=${run.key}`, ['stopped']));
+    for (const client of clients) cleanups.push(() => client.close());
+    for (const client of clients) await client.until(() => client.ids().length >= 1, 'tokens');
+    await fiveRounds;
+    for (const run of started) expect((await a.runStatus(run.key))?.status).toBe('running');
+    for (const run of started) await a.stopRun(run.key);
+  });
+});

@@ -104,6 +104,7 @@ export class Runs {
   private readonly followers = new Map<string, number>();
   private ticker: NodeJS.Timeout | undefined;
   private tickMs = Number.POSITIVE_INFINITY;
+  private ticking = false;
 
   constructor(private readonly host: RunHost) {}
 
@@ -287,40 +288,57 @@ export class Runs {
   }
 
   private async tick(): Promise<void> {
-    const now = Date.now();
-    for (const run of [...this.local.values()]) {
-      const record = await this.store.renew(run.key, this.owner, run.options.leaseMs);
-      if (!record) {
-        // Another process declared it interrupted: stop quietly, the terminal event is written.
-        this.local.delete(run.key);
-        this.abort(run, 'lost');
-        continue;
-      }
-      if (record.stopRequested) {
-        this.abort(run, 'stopped');
-        continue;
-      }
-      const seen = Math.max(record.seenAt, run.lastLocalFollower);
-      const followed = (this.followers.get(run.key) ?? 0) > 0;
-      if (!run.options.keepAlive && !followed && now - seen > run.options.graceMs)
-        this.abort(run, 'stopped');
-    }
-    for (const key of this.followers.keys()) {
-      if (this.local.has(key)) continue;
-      const runs = this.store;
-      await runs.touch(key);
-      // One process wins the compare-and-set and writes the terminal event for everyone.
-      if (await runs.interrupt(key)) {
-        const retentionMs = (await runs.get(key))?.retentionMs ?? DEFAULTS.retentionMs;
-        await this.finish(key, null, 'interrupted', "the run's process stopped", retentionMs).catch(
-          () => {},
-        );
-      }
+    // A slow store must not stack ticks up: the next one waits for this one.
+    if (this.ticking) return;
+    this.ticking = true;
+    try {
+      // All runs at once: one round trip's time for hundreds of leases, not one per run, so a
+      // busy process renews well within its lease.
+      await Promise.all([
+        ...[...this.local.values()].map((run) => this.renew(run)),
+        ...[...this.followers.keys()]
+          .filter((key) => !this.local.has(key))
+          .map((key) => this.watchRemote(key)),
+      ]);
+    } finally {
+      this.ticking = false;
     }
     if (this.local.size === 0 && this.followers.size === 0 && this.ticker) {
       clearInterval(this.ticker);
       this.ticker = undefined;
       this.tickMs = Number.POSITIVE_INFINITY;
+    }
+  }
+
+  /** The owner's side: renew the lease, and notice a stop request or abandonment. */
+  private async renew(run: LocalRun): Promise<void> {
+    const record = await this.store.renew(run.key, this.owner, run.options.leaseMs);
+    if (!record) {
+      // Another process declared it interrupted: stop quietly, the terminal event is written.
+      this.local.delete(run.key);
+      this.abort(run, 'lost');
+      return;
+    }
+    if (record.stopRequested) {
+      this.abort(run, 'stopped');
+      return;
+    }
+    const seen = Math.max(record.seenAt, run.lastLocalFollower);
+    const followed = (this.followers.get(run.key) ?? 0) > 0;
+    if (!run.options.keepAlive && !followed && Date.now() - seen > run.options.graceMs)
+      this.abort(run, 'stopped');
+  }
+
+  /** A follower's side of a run produced elsewhere: say it is followed; notice a dead producer. */
+  private async watchRemote(key: string): Promise<void> {
+    const runs = this.store;
+    await runs.touch(key);
+    // One process wins the compare-and-set and writes the terminal event for everyone.
+    if (await runs.interrupt(key)) {
+      const retentionMs = (await runs.get(key))?.retentionMs ?? DEFAULTS.retentionMs;
+      await this.finish(key, null, 'interrupted', "the run's process stopped", retentionMs).catch(
+        () => {},
+      );
     }
   }
 }
