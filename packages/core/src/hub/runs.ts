@@ -8,10 +8,11 @@
  * the same per-run state, which stays private to this one class.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { SsekitError, SseRefusal } from '../errors.js';
 import type { RunRecord, RunStatus, RunStore } from '../store/runs.js';
 import type { EventStore } from '../store/store.js';
+import { untilAborted } from '../stream/source.js';
 import type { SseStream } from '../stream/sse-stream.js';
 import { encodeEvent, encodeEventBody } from '../wire/encode.js';
 import { parseEventId } from '../wire/event-id.js';
@@ -62,6 +63,8 @@ export const RUN_TERMINAL_EVENTS = ['done', 'error', 'stopped'] as const;
 /** The start marker's event type (followers never see it). */
 export const RUN_START_EVENT = 'ssekit-run';
 const OPENAI_DONE = encodeEvent({ data: '[DONE]' });
+/** Publishes of one run waiting for the store at most; past it the source waits (memory stays bounded). */
+const MAX_IN_FLIGHT = 256;
 
 export class RunExistsError extends SsekitError {
   constructor(key: string) {
@@ -229,10 +232,21 @@ export class Runs {
     const channel = runChannel(run.key);
     try {
       const made = typeof source === 'function' ? source(signal) : source;
-      for await (const value of abortable(made, signal)) {
+      // Publishes are not awaited one by one: a store round trip (Redis) must not pace the
+      // source. They stay in order (the store appends in call order); at most MAX_IN_FLIGHT wait.
+      const inFlight = new Set<Promise<string>>();
+      for await (const value of untilAborted(made, signal)) {
         const { data, event } = map ? map(value) : { data: toData(value) };
-        await this.host.publishRaw(channel, data, event);
+        const publishing = this.host.publishRaw(channel, data, event);
+        inFlight.add(publishing);
+        publishing.then(
+          () => inFlight.delete(publishing),
+          () => inFlight.delete(publishing),
+        );
+        if (inFlight.size >= MAX_IN_FLIGHT) await Promise.race(inFlight);
       }
+      // Every chunk is stored before the terminal event; a failed one fails the run.
+      await Promise.all(inFlight);
       if (signal.aborted) status = 'stopped';
     } catch {
       if (signal.aborted) status = 'stopped';
@@ -340,39 +354,6 @@ export class Runs {
         () => {},
       );
     }
-  }
-}
-
-/** Iterates a source until `signal` aborts; on abort, iterators get `return()` and Readables are destroyed. */
-async function* abortable<T>(
-  source: AsyncIterable<T> | Readable,
-  signal: AbortSignal,
-): AsyncGenerator<T> {
-  const readable = source instanceof Readable ? source : undefined;
-  const iterator = (source as AsyncIterable<T>)[Symbol.asyncIterator]();
-  let finished = false;
-  const stop = (): void => {
-    if (finished) return;
-    finished = true;
-    if (readable) readable.destroy();
-    else if (iterator.return) Promise.resolve(iterator.return()).catch(() => {});
-  };
-  const aborted = new Promise<'aborted'>((resolve) => {
-    if (signal.aborted) resolve('aborted');
-    else signal.addEventListener('abort', () => resolve('aborted'), { once: true });
-  });
-  try {
-    while (!signal.aborted) {
-      const step = await Promise.race([iterator.next(), aborted]);
-      if (step === 'aborted' || signal.aborted) break;
-      if (step.done) {
-        finished = true;
-        break;
-      }
-      yield step.value;
-    }
-  } finally {
-    stop();
   }
 }
 
