@@ -98,7 +98,9 @@ export function writeRunsReport(target, report) {
   });
   out();
   if (report.redisNote) {
-    out(`**Not measured: ${report.contenders.some((c) => c.key === 'resumable-stream') ? 'ssekit runs through Redis' : 'the Redis contenders'}.** ${report.redisNote}.`);
+    out(
+      `**Not measured: ${report.contenders.some((c) => c.key === 'resumable-stream') ? 'ssekit runs through Redis' : 'the Redis contenders'}.** ${report.redisNote}.`,
+    );
     out();
   }
 
