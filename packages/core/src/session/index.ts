@@ -4,7 +4,8 @@
  * session's routing primitives, and checks its options with the shared checks.
  */
 export { SsekitError, SseRefusal, StoreUnavailableError } from '../errors.js';
-export type { EventsOf } from '../hub/hub.js';
+export type { EventsOf, Hub } from '../hub/hub.js';
+export type { MetricsMeter } from '../hub/telemetry.js';
 export type { EventMap } from '../hub/types.js';
 export { errorKey, LOG_INTERVAL_MS, LogLimiter, limitedLog } from '../stream/log-limit.js';
 export {
