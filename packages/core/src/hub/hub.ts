@@ -73,8 +73,6 @@ export class Hub<Events extends EventMap = EventMap> {
   private readonly limits: Limits;
   /** `close()`'s final event, for streams that reach the hub after it closed. */
   private finalFrame: Buffer | undefined;
-  /** Streams that called subscribe once: a second call is refused. */
-  private readonly subscribed = new WeakSet<SseStream>();
   /**
    * Streams sent away by a limit or a drain: answered 200 with `retry:` and ended at once, they
    * are not streams the hub holds, nor counted as opened.
@@ -200,8 +198,7 @@ export class Hub<Events extends EventMap = EventMap> {
   ): Promise<void> {
     const names = channelNames(channels);
     // Marked before any await, so a second call (even while the first is pending) is refused.
-    if (this.subscribed.has(stream)) throw new AlreadySubscribedError();
-    this.subscribed.add(stream);
+    if (!stream.claim(this)) throw new AlreadySubscribedError();
     const authorize = options.authorize ?? this.options.authorize;
     let expiresAt = Number.POSITIVE_INFINITY;
     if (authorize) {

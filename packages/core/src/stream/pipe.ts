@@ -2,7 +2,7 @@
  * Piping a source (an async iterable, e.g. AI tokens, or a Readable) into a stream: one event per
  * value, paced by the client's reads, and the source stopped once when the client leaves.
  */
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { encodeEvent, type Serializer, type SseEventInit } from '../wire/encode.js';
 import { untilAborted } from './source.js';
 
@@ -31,6 +31,9 @@ export async function pipeSource<T>(
   const map =
     options.map ??
     ((value: T): SseEventInit => ({ data: Buffer.isBuffer(value) ? value.toString() : value }));
+  // Checked before the headers: a source that can't be read is answered by the framework.
+  if (!(source instanceof Readable) && typeof source?.[Symbol.asyncIterator] !== 'function')
+    throw new TypeError('ssekit: pipe() needs an async iterable or a Readable');
   stream.start();
   try {
     for await (const value of untilAborted(source, stream.signal)) {

@@ -131,6 +131,8 @@ export class SseStream implements Tickable, TransportOwner {
   private closedPromise: Promise<typeof CLOSED> | undefined;
   private drainWaiters: Array<() => void> | undefined;
   private drainHooked = false;
+  /** Who feeds this stream (the hub's subscription or run): one feed per stream. */
+  private feeder: unknown;
   /** The timer of `endAt` (rotation, drain, expiring authorization), when one is set. */
   private timedEnd: { timer: NodeJS.Timeout; at: number } | undefined;
   /** Headers added with `setHeader` before the stream started. */
@@ -180,6 +182,16 @@ export class SseStream implements Tickable, TransportOwner {
       if (this.closed) this.controller.abort(this.reason);
     }
     return this.controller.signal;
+  }
+
+  /**
+   * Claims the stream for one feed (a subscription, a run). False when it is already claimed: a
+   * second feed would write every event twice.
+   */
+  claim(feeder: object): boolean {
+    if (this.feeder !== undefined) return false;
+    this.feeder = feeder;
+    return true;
   }
 
   /** Adds a response header; only before the stream started (throws after). */
