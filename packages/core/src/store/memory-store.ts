@@ -22,7 +22,8 @@ export interface MemoryStoreOptions extends ReplayLimits {}
 
 interface ChannelHistory {
   buffer: ReplayBuffer;
-  listener: StoreListener | undefined;
+  /** Usually one (this process's hub); several hubs may share one memory store. */
+  listeners: StoreListener[];
 }
 
 /** Merges per-channel runs (each sorted by seq) into one run sorted by seq. */
@@ -77,7 +78,7 @@ export class MemoryStore implements EventStore {
     };
     const history = this.history(channel);
     history.buffer.push(stored);
-    history.listener?.event(stored);
+    for (const listener of history.listeners) listener.event(stored);
     return id;
   }
 
@@ -123,9 +124,9 @@ export class MemoryStore implements EventStore {
 
   async subscribe(channel: string, listener: StoreListener): Promise<() => void> {
     const history = this.history(channel);
-    history.listener = listener;
+    history.listeners = [...history.listeners, listener];
     return () => {
-      if (history.listener === listener) history.listener = undefined;
+      history.listeners = history.listeners.filter((l) => l !== listener);
       this.freeIfEmpty(channel, history);
     };
   }
@@ -136,7 +137,7 @@ export class MemoryStore implements EventStore {
     this.channels.delete(channel);
     // Its history is gone: a resume after a reopen must hear of the gap.
     this.rememberFloor(channel, this.seq);
-    history?.listener?.closed(final);
+    for (const listener of history?.listeners ?? []) listener.closed(final);
   }
 
   async reopenChannel(channel: string): Promise<void> {
@@ -181,7 +182,7 @@ export class MemoryStore implements EventStore {
           ...this.limits,
           maxEvents: this.limits.maxEvents ?? DEFAULT_MAX_EVENTS,
         }),
-        listener: undefined,
+        listeners: [],
       };
       // A channel made again remembers what its freed predecessor lost.
       history.buffer.evictedUpTo = this.floorOf(channel);
@@ -192,7 +193,11 @@ export class MemoryStore implements EventStore {
   }
 
   private freeIfEmpty(channel: string, history: ChannelHistory): void {
-    if (history.listener || history.buffer.size > 0 || this.channels.get(channel) !== history)
+    if (
+      history.listeners.length > 0 ||
+      history.buffer.size > 0 ||
+      this.channels.get(channel) !== history
+    )
       return;
     this.channels.delete(channel);
     this.rememberFloor(channel, history.buffer.evictedUpTo);
