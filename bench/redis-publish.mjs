@@ -14,14 +14,10 @@
  * counts are sized to take about as long. The whole run stays under a minute.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { createHub } from '@ssekit/core';
 import { redisStore } from '@ssekit/redis';
+import { startRedis } from './lib/redis-server.mjs';
 
-const REDIS_SERVER = process.env.REDIS_SERVER ?? '/usr/bin/redis-server';
 const REDIS_BENCHMARK = process.env.REDIS_BENCHMARK ?? '/usr/bin/redis-benchmark';
 const ROUNDS = 3;
 const ROUND_MS = Number(process.env.ROUND_MS ?? 1500);
@@ -37,58 +33,6 @@ const hardStop = setTimeout(() => {
   process.exit(1);
 }, HARD_LIMIT_MS);
 hardStop.unref();
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function startRedis() {
-  const port = await freePort();
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'ssekit-redis-publish-'));
-  const child = spawn(
-    REDIS_SERVER,
-    [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--dir',
-      dir,
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  await new Promise((resolve, reject) => {
-    let log = '';
-    const timer = setTimeout(() => reject(new Error(`redis-server did not start:\n${log}`)), 5000);
-    child.stdout.on('data', (chunk) => {
-      log += chunk;
-      if (log.includes('Ready to accept')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`redis-server exited (${code}):\n${log}`)));
-  });
-  return {
-    port,
-    url: `redis://127.0.0.1:${port}`,
-    stop() {
-      child.kill('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
 
 /** redis-benchmark's XADD rate (requests/s) at `clients` connections, no pipelining. */
 function xadd(port, clients, requests) {
@@ -133,7 +77,7 @@ async function publish(hub, inFlight) {
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const fmt = (n) => Math.round(n).toLocaleString('en-US');
 
-const redis = await startRedis();
+const redis = await startRedis('redis-publish');
 const store = redisStore({ url: redis.url, prefix: 'bench:' });
 const hub = createHub({ store });
 try {
@@ -169,5 +113,5 @@ try {
 } finally {
   await hub.close().catch(() => {});
   await store.close().catch(() => {});
-  redis.stop();
+  await redis.stop();
 }

@@ -2,16 +2,12 @@
  * Issue 8's bench row: fan-out and latency through Redis with three hub processes. The bench
  * starts its own redis-server (no persistence, temp dir, free loopback port) and stops it after.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
+import { existsSync } from 'node:fs';
 import { ClientGroup } from './client-group.mjs';
 import { ContenderProcess } from './contender-process.mjs';
+import { REDIS_SERVER, startRedis } from './redis-server.mjs';
 import { nowMicros } from './sse-client.mjs';
 
-const REDIS_SERVER = '/usr/bin/redis-server';
 const PROCESSES = 3;
 
 export async function redisAvailable() {
@@ -22,68 +18,6 @@ export async function redisAvailable() {
   }
   if (!existsSync(REDIS_SERVER)) return { ok: false, reason: `${REDIS_SERVER} is not installed` };
   return { ok: true };
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** Starts redis-server and resolves once it says it accepts connections (bounded). */
-async function startRedis() {
-  const port = await freePort();
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'ssekit-bench-redis-'));
-  const child = spawn(
-    REDIS_SERVER,
-    [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--dir',
-      dir,
-    ],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
-  );
-  await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('redis-server did not start in 10 s')), 10_000);
-    let seen = '';
-    child.stdout.on('data', (chunk) => {
-      seen += chunk;
-      if (seen.includes('Ready to accept connections')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`redis-server exited with ${code}`));
-    });
-  });
-  child.stdout.resume();
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    async stop() {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-      await exited;
-      clearTimeout(timer);
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
 }
 
 function percentile(sorted, q) {
