@@ -21,7 +21,8 @@
  * under 30 s, writes only to bench/.out/, exits non-zero on a wrong answer).
  * Options: --smoke, --runs=N (300), --tokens=N (500), --interval=MS (20), --rounds=N (3),
  * --resume-rounds=N (1), --cuts=N (2), --only=pipe,memory,redis,resumable-stream, --out=path,
- * --report-only (rewrite RUNS.md from bench/.out/runs.json).
+ * --report-only (rewrite RUNS.md from bench/.out/runs.json), --prof (CPU profiles of the servers
+ * in bench/.out/prof/).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -169,6 +170,8 @@ async function redisRunsAvailable() {
   }
 }
 
+const PROF_DIR = fileURLToPath(new URL('.out/prof/', import.meta.url));
+
 /** A contender's processes for one session: a redis-server if it needs one, then `count` servers. */
 async function startContender(def, count) {
   const redis = def.redis ? await startRedis() : undefined;
@@ -179,7 +182,7 @@ async function startContender(def, count) {
       procs.push(
         await new ContenderProcess(
           { key: count > 1 ? `${def.key}#${i + 1}` : def.key, file: def.file },
-          { env },
+          { env, ...(args.has('prof') ? { cpuProfDir: PROF_DIR } : {}) },
         ).start(),
       );
   } catch (error) {
@@ -292,6 +295,19 @@ async function steadySession(def, round) {
     gc.to = nowMicros();
     const errors = await done;
     const end = await proc.stats();
+    if (process.env.RUNS_DEBUG) {
+      console.error(JSON.stringify(end));
+      if (session.redis) {
+        const { execFileSync } = await import('node:child_process');
+        const info = execFileSync('redis-cli', ['-u', session.redis.url, 'INFO', 'commandstats']);
+        console.error(
+          String(info)
+            .split('\n')
+            .filter((l) => /calls=\d{3,}/.test(l))
+            .join('\n'),
+        );
+      }
+    }
     const redisEnd = session.redis?.cpuMicros();
     const wrong = followers.flatMap((f) => f.verify());
     const problems = [...errors, ...wrong];

@@ -14,7 +14,10 @@ const hub = createHub({ store });
 const app = createApp({
   name: 'runs-redis',
   variant: '@ssekit/express res.sse.startRun() + run(), @ssekit/redis store',
-  extraStats: () => ({ runs: hub.stats().runs }),
+  extraStats: () => {
+    const { runs, store: s } = hub.stats();
+    return { runs, deliveredOnRead: s.deliveredOnRead, deliveredOnAppend: s.deliveredOnAppend };
+  },
 });
 app.use(sse({ hub }));
 app.post('/chat', (req, res) => {

@@ -3,7 +3,7 @@
  * followed and resumed through another, stopped from a third, reported `interrupted` when its
  * process is killed, and its keys expire after the retention.
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -46,6 +46,33 @@ function hubs(count: number): Hub[] {
     cleanups.push(() => hub.close());
     return hub;
   });
+}
+
+/**
+ * A process producing one run (fixtures/run-producer.mjs) on the prefix of the last `hubs()`:
+ * its key, and the port where it serves its own followers.
+ */
+async function producerProcess(
+  leaseMs: number,
+  env: Record<string, string> = {},
+): Promise<{ child: ChildProcess; key: string; port: number }> {
+  const child = spawn(
+    process.execPath,
+    [fileURLToPath(new URL('./fixtures/run-producer.mjs', import.meta.url))],
+    {
+      env: {
+        ...process.env,
+        REDIS_URL: redis.url,
+        PREFIX: `runs${prefixes}:`,
+        LEASE_MS: String(leaseMs),
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  cleanups.push(() => void child.kill('SIGKILL'));
+  const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
+  return { child, ...(JSON.parse(line) as { key: string; port: number }) };
 }
 
 /** `GET /?key=K` follows run K on `hub`. */
@@ -108,20 +135,9 @@ describe('resumable runs on Redis', () => {
 
   it('kill -9 of the producing process: followers elsewhere get error (interrupted) within the lease bound', async () => {
     const [b] = hubs(1) as [Hub];
-    const prefix = `runs${prefixes}:`;
     const onB = await follower(b);
     const leaseMs = 300;
-    const child = spawn(
-      process.execPath,
-      [fileURLToPath(new URL('./fixtures/run-producer.mjs', import.meta.url))],
-      {
-        env: { ...process.env, REDIS_URL: redis.url, PREFIX: prefix, LEASE_MS: String(leaseMs) },
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    );
-    cleanups.push(() => void child.kill('SIGKILL'));
-    const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
-    const { key } = JSON.parse(line) as { key: string };
+    const { child, key } = await producerProcess(leaseMs);
     const client = watch(`${onB.url}?key=${key}`, ['error']);
     cleanups.push(() => client.close());
     await client.until(() => client.events.length >= 2, 'tokens from the producer');
@@ -140,6 +156,32 @@ describe('resumable runs on Redis', () => {
     // The key can be started again.
     const again = await b.startRun((signal) => tokens(2, { signal }), { key });
     expect(await again.ended).toBe('done');
+  });
+
+  it('a producer paused past its lease: its own followers get error (interrupted) once it wakes, though it writes nothing more', async () => {
+    const [b] = hubs(1) as [Hub];
+    const onB = await follower(b);
+    const leaseMs = 300;
+    const { child, key, port } = await producerProcess(leaseMs, { QUIET_AFTER: '3' });
+    // One follower on the producing process (it reads nothing back from Redis for this run:
+    // it wrote everything itself), one elsewhere (it watches the lease).
+    const own = watch(`http://127.0.0.1:${port}/?key=${key}`, ['error']);
+    const other = watch(`${onB.url}?key=${key}`, ['error']);
+    cleanups.push(() => own.close());
+    cleanups.push(() => other.close());
+    const terminalOf = (client: typeof own) =>
+      client.events.find((e) => e.type === 'error' && e.data !== 'undefined');
+    await own.until(() => own.events.length >= 3, "the producer's 3 tokens");
+    child.kill('SIGSTOP');
+    await other.until(() => terminalOf(other) !== undefined, 'interrupted, from B', 10_000);
+    child.kill('SIGCONT');
+    const wokenAt = Date.now();
+    // Woken, it finds its lease lost at its next renewal (a third of the lease); what B wrote to
+    // the run's channel then reaches its followers at once, not at the reader's next timeout.
+    await own.until(() => terminalOf(own) !== undefined, 'interrupted, on the producer', 10_000);
+    expect(Date.now() - wokenAt).toBeLessThan(leaseMs * 2 + 1_000);
+    expect(JSON.parse(terminalOf(own)!.data)).toMatchObject({ reason: 'interrupted' });
+    expect(messageText(own.events)).toBe('t0 t1 t2 ');
   });
 
   it('after the retention: 204, and the run keys are gone from Redis (SCAN)', async () => {

@@ -10,6 +10,7 @@ export {
   SseRefusal,
   StoreUnavailableError,
 } from './errors.js';
+export { runChannel } from './hub/channel-names.js';
 export { createHub, type EventsOf, Hub } from './hub/hub.js';
 export { type LimitOptions, LimitRefusal } from './hub/limits.js';
 export {
@@ -20,7 +21,6 @@ export {
   type RunHandle,
   type RunOptions,
   type RunSource,
-  runChannel,
 } from './hub/runs.js';
 export type {
   MetricAttributes,

@@ -12,6 +12,7 @@ import {
   type GapNotice,
   type Hub,
   MemoryStore,
+  runChannel,
   SseStream,
   StoreUnavailableError,
 } from '@ssekit/core';
@@ -296,5 +297,14 @@ describe('hub faults', () => {
     const empty = await fetch(`${server.url}?ch=`);
     expect(empty.status).toBe(400);
     await empty.text();
+  });
+
+  it("refuses a run's channel beside other channels (400): a run is followed alone, its order is its own", async () => {
+    const hub = hubFor();
+    const server = await startCoreServer(hub);
+    cleanups.push(() => server.close());
+    const mixed = await fetch(`${server.url}?ch=news,${encodeURIComponent(runChannel('k'))}`);
+    expect(mixed.status).toBe(400);
+    await mixed.text();
   });
 });

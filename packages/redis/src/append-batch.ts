@@ -14,6 +14,7 @@
  */
 import { ChannelClosedError, formatEventId } from '@ssekit/core/store';
 import { ReplyError } from 'ioredis';
+import type { OwnAppend } from './entries.js';
 import type { StoreKeys } from './options.js';
 
 /** Most events per script call: bounds how long one call keeps Redis busy. */
@@ -38,8 +39,11 @@ export interface BatchHost {
   runAppend(keys: readonly string[], args: readonly (string | number)[]): Promise<unknown>;
   /** The reply's epoch, the head before the batch, the base of the known epoch, the last seq. */
   appended(epoch: string, head: number, base: number, lastSeq: number): void;
+  /** One event was stored, after its channel's entry `prev` (see the reader's `echo`). */
+  stored(append: OwnAppend): void;
 }
 
+/** `outcomes` then, per event, its channel's previous seq (-1 when it was not stored). */
 type AppendReply = [epoch: string, base: number, head: number, ...outcomes: Array<number | string>];
 
 export class AppendBatcher {
@@ -117,8 +121,12 @@ export class AppendBatcher {
     for (let i = 0; i < batch.length; i++) {
       const append = batch[i]!;
       const outcome = reply[3 + i];
-      if (typeof outcome === 'number') append.resolve(formatEventId(epoch, outcome));
-      else if (outcome === 'SSEKIT_CLOSED') append.reject(new ChannelClosedError(append.channel));
+      if (typeof outcome === 'number') {
+        const prev = reply[3 + batch.length + i];
+        if (typeof prev === 'number' && prev >= 0)
+          this.host.stored({ ...append, epoch, seq: outcome, prev });
+        append.resolve(formatEventId(epoch, outcome));
+      } else if (outcome === 'SSEKIT_CLOSED') append.reject(new ChannelClosedError(append.channel));
       else append.reject(new ReplyError(String(outcome).replace(/^SSEKIT_FAILED /, '')) as Error);
     }
   }

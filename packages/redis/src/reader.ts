@@ -10,7 +10,14 @@
 import type { StoredEvent, StoreListener } from '@ssekit/core/store';
 import type { Redis } from 'ioredis';
 import { connectionState, isTimeout, onceReady } from './connection.js';
-import { type RawEntry, readFields, seqOf, seqTextOf, toStoredEvent } from './entries.js';
+import {
+  type OwnAppend,
+  type RawEntry,
+  readFields,
+  seqOf,
+  seqTextOf,
+  toStoredEvent,
+} from './entries.js';
 import type { StoreKeys } from './options.js';
 import { scripts } from './scripts/index.js';
 
@@ -38,6 +45,11 @@ export interface ReaderHost {
     base: number,
     seenBefore: number,
   ): Promise<Verdict>;
+  /**
+   * Whether this process alone writes `channel` (a run it produces, its lease held). A channel
+   * followed alone and written only here is not read back at all: its events are echoed.
+   */
+  writesAlone(channel: string): boolean;
   /** Wakes a blocked read early (an XADD to the reader's wake stream, from another connection). */
   wake(key: string): Promise<void>;
   noteError(error: unknown): void;
@@ -54,6 +66,13 @@ interface Tap {
   lastSeq: string | undefined;
   /** Resolved once a read has brought this channel level with the others (see `add`). */
   catchingUp: Array<() => void> | undefined;
+  /** Followed alone (channel order only): this process's own appends are delivered at once (`echo`). */
+  alone: boolean;
+  /**
+   * Set when an echo could not be delivered: the reads from this serial on must include the
+   * channel, even if this process alone writes it, until one has brought it level. 0: not behind.
+   */
+  behindFrom: number;
 }
 
 type XReadReply = Array<[key: string, entries: RawEntry[]]> | null;
@@ -91,10 +110,16 @@ export class StreamReader {
   private failures = 0;
   /** The next read doesn't block: after a (re)connect or a history change, check the epoch at once. */
   private recheck = true;
-  /** Id of the last event delivered, for stats. */
+  /** Id of the last event delivered, and counts by path, for stats. */
   lastDelivered: string | null = null;
+  deliveredOnRead = 0;
+  deliveredOnAppend = 0;
   /** The last read timed out (a hung Redis) and none has succeeded since. */
   private timedOut = false;
+  /** The epoch of the last delivered read; an echo from another epoch waits for the reader. */
+  private epoch: string | undefined;
+  /** Serial of the last read sent. */
+  private readSerial = 0;
 
   constructor(
     private readonly conn: Redis,
@@ -129,11 +154,13 @@ export class StreamReader {
     channel: string,
     listener: StoreListener,
     lastSeq: string,
+    alone = false,
   ): { unsubscribe: () => void; caughtUp: Promise<void> } {
     let tap = this.taps.get(channel);
     let caughtUp = Promise.resolve();
     if (tap) {
       tap.listener = listener;
+      tap.alone = alone;
       if (tap.catchingUp) caughtUp = new Promise((resolve) => tap!.catchingUp!.push(resolve));
     } else {
       const created: Tap = {
@@ -142,14 +169,24 @@ export class StreamReader {
         listener,
         position: `${lastSeq}-0`,
         lastSeq,
-        catchingUp: [],
+        // Followed alone: nothing to level it with (see `add`'s comment).
+        catchingUp: alone ? undefined : [],
+        alone,
+        behindFrom: 0,
       };
       tap = created;
       this.taps.set(channel, created);
-      caughtUp = new Promise((resolve) => created.catchingUp!.push(resolve));
-      // The next read must not block: a quiet channel is caught up as soon as it is read once.
-      this.recheck = true;
-      this.kick();
+      if (created.catchingUp)
+        caughtUp = new Promise((resolve) => created.catchingUp!.push(resolve));
+      if (this.mustRead(created)) {
+        // The next read must not block: a quiet channel is caught up as soon as it is read once.
+        this.recheck = true;
+        this.kick();
+      } else if (!this.running) {
+        // Nothing to read (this process writes it alone), but the reader must run to vouch for
+        // the epoch that lets its appends be delivered without a read back.
+        this.kick();
+      }
     }
     const added = tap;
     const unsubscribe = (): void => {
@@ -159,6 +196,61 @@ export class StreamReader {
       }
     };
     return { unsubscribe, caughtUp };
+  }
+
+  /**
+   * This process stored an event (append-batch.ts). When it directly follows what this reader
+   * delivered last on a channel followed alone, it is delivered now rather than read back: one
+   * round trip instead of two, and no wait for the blocking read to wake. The read that returns
+   * it later skips it (its seq is not after the channel's last). Anything else (another epoch, a
+   * channel still catching up, another process's entry in between) is left to the read.
+   */
+  echo({ channel, epoch, seq, prev, body, event }: OwnAppend): void {
+    const tap = this.taps.get(channel);
+    if (!tap?.alone) return;
+    if (
+      tap.catchingUp ||
+      epoch !== this.epoch ||
+      tap.lastSeq === undefined ||
+      Number(tap.lastSeq) !== prev
+    ) {
+      // The read delivers it; make sure one does, even where this process alone writes.
+      if (tap.lastSeq === undefined || Number(tap.lastSeq) < seq) this.readAgain(channel);
+      return;
+    }
+    tap.position = `${seq}-0`;
+    tap.lastSeq = String(seq);
+    this.host.noteSeq(seq);
+    const stored = toStoredEvent(channel, epoch, seq, {
+      body,
+      event,
+      time: Date.now(),
+      prev: undefined,
+      closed: false,
+      final: undefined,
+    });
+    this.lastDelivered = stored.id;
+    this.deliveredOnAppend++;
+    this.tellEvent(tap, stored);
+  }
+
+  /** `channel` must be read again from its position, at once (its events are not all echoed). */
+  readAgain(channel: string): void {
+    const tap = this.taps.get(channel);
+    if (!tap) return;
+    if (tap.behindFrom === 0) tap.behindFrom = this.readSerial + 1;
+    this.recheck = true;
+    this.kick();
+  }
+
+  /** Whether a read must include `tap`: not a channel followed alone and written only here. */
+  private mustRead(tap: Tap): boolean {
+    return (
+      !tap.alone ||
+      tap.behindFrom > 0 ||
+      tap.lastSeq === undefined ||
+      !this.host.writesAlone(tap.channel)
+    );
   }
 
   private caughtUp(tap: Tap): void {
@@ -173,6 +265,7 @@ export class StreamReader {
    */
   historyChanged(head: number): void {
     this.generation++;
+    this.epoch = undefined;
     const taps = [...this.taps.values()];
     for (const tap of taps) {
       tap.position = `${head}-0`;
@@ -246,7 +339,8 @@ export class StreamReader {
   }
 
   private async readOnce(): Promise<void> {
-    const taps = [...this.taps.values()];
+    const taps = [...this.taps.values()].filter((tap) => this.mustRead(tap));
+    const serial = ++this.readSerial;
     const generation = this.generation;
     const seenBefore = this.host.highestSeq;
     const { keys } = this.host;
@@ -302,6 +396,7 @@ export class StreamReader {
       this.recheck = true;
       return;
     }
+    this.epoch = before;
     if (reply) this.deliver(reply, taps, before!);
     // A channel whose entries this read did not cap is now level with the others.
     const capped = new Set(
@@ -309,7 +404,12 @@ export class StreamReader {
         .filter(([, entries]) => entries.length >= this.options.readCount)
         .map(([key]) => key),
     );
-    for (const tap of taps) if (tap.catchingUp && !capped.has(tap.key)) this.caughtUp(tap);
+    for (const tap of taps) {
+      if (capped.has(tap.key)) continue;
+      if (tap.catchingUp) this.caughtUp(tap);
+      // Level again: from here on this process's own appends are echoed.
+      if (tap.behindFrom > 0 && tap.behindFrom <= serial) tap.behindFrom = 0;
+    }
     if (taps.some((tap) => tap.catchingUp)) this.recheck = true;
   }
 
@@ -334,6 +434,8 @@ export class StreamReader {
     const ordered = picked.filter((p) => p.seq <= cutoff).sort((a, b) => a.seq - b.seq);
     for (const { tap, id, seq, fields } of ordered) {
       if (this.taps.get(tap.channel) !== tap) continue;
+      // Delivered already, as this process's own append (`echo`).
+      if (tap.lastSeq !== undefined && seq <= Number(tap.lastSeq)) continue;
       const entry = readFields(fields);
       const broken = tap.lastSeq !== undefined && entry.prev !== tap.lastSeq;
       tap.position = id;
@@ -348,6 +450,7 @@ export class StreamReader {
       }
       const event = toStoredEvent(tap.channel, epoch, seq, entry);
       this.lastDelivered = event.id;
+      this.deliveredOnRead++;
       this.tellEvent(tap, event);
     }
   }

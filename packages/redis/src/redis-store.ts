@@ -11,6 +11,7 @@ import {
   parseEventId,
   type ReplayResult,
   type StoreListener,
+  type StoreSubscribeOptions,
 } from '@ssekit/core/store';
 import type { Redis } from 'ioredis';
 import { AppendBatcher } from './append-batch.js';
@@ -83,6 +84,7 @@ export class RedisStore implements EventStore, ReaderHost {
         epochs.observe(epoch, head, base);
         epochs.noteSeq(lastSeq);
       },
+      stored: (append) => this.reader.echo(append),
     });
     this.runs = new RedisRunStore({
       connection: this.commands,
@@ -93,6 +95,7 @@ export class RedisStore implements EventStore, ReaderHost {
         meta: this.keys.meta(channel),
       }),
       append: (channel, body, event) => this.append(channel, body, event),
+      released: (channel) => this.reader.readAgain(channel),
     });
   }
 
@@ -161,7 +164,11 @@ export class RedisStore implements EventStore, ReaderHost {
     return replayResult(reply, channels, fresh, position?.seq ?? 0);
   }
 
-  async subscribe(channel: string, listener: StoreListener): Promise<() => void> {
+  async subscribe(
+    channel: string,
+    listener: StoreListener,
+    options: StoreSubscribeOptions = {},
+  ): Promise<() => void> {
     const reply = (await this.runScript(
       'subscribe',
       scripts.position,
@@ -171,7 +178,17 @@ export class RedisStore implements EventStore, ReaderHost {
     const [epoch, head, lastSeq, closed, base] = reply;
     this.epochs.observe(epoch, head, base);
     // From here on every entry of the channel is after `lastSeq`, so the reader delivers it.
-    const { unsubscribe, caughtUp } = this.reader.add(channel, listener, lastSeq);
+    const alone = options.channelOrderOnly === true;
+    const { unsubscribe, caughtUp } = this.reader.add(channel, listener, lastSeq, alone);
+    // Followed alone: its order is the channel's own, so there is nothing to level it with.
+    if (!alone) await this.levelled(caughtUp, unsubscribe);
+    // Closed between the hub's check and now: its streams must still end.
+    if (closed === 1) setImmediate(() => listener.closed());
+    return unsubscribe;
+  }
+
+  /** Waits for the reader to bring a new channel level with the others (reader.ts, `add`). */
+  private async levelled(caughtUp: Promise<void>, unsubscribe: () => void): Promise<void> {
     // The reader needs a wake-up and one read (each a command): while Redis hangs, that never
     // comes. Fail like any other command then, and leave nothing behind.
     let timer: NodeJS.Timeout | undefined;
@@ -186,9 +203,6 @@ export class RedisStore implements EventStore, ReaderHost {
       this.noteError(new Error('the reader did not catch up in time'));
       throw this.runner.unavailable('subscribe');
     }
-    // Closed between the hub's check and now: its streams must still end.
-    if (closed === 1) setImmediate(() => listener.closed());
-    return unsubscribe;
   }
 
   async closeChannel(channel: string, final?: Buffer): Promise<void> {
@@ -261,6 +275,10 @@ export class RedisStore implements EventStore, ReaderHost {
     seenBefore: number,
   ): Promise<Verdict> {
     return this.epochs.confirm(before, after, head, base, seenBefore);
+  }
+
+  writesAlone(channel: string): boolean {
+    return this.runs.writesAlone(channel);
   }
 
   async wake(key: string): Promise<void> {

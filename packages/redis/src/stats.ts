@@ -15,6 +15,13 @@ export interface RedisStoreStats extends StoreStats {
   lastError: string | null;
   /** Id of the last event the reader delivered. */
   readerPosition: string | null;
+  /** Events delivered to local subscribers as read back from Redis. */
+  deliveredOnRead: number;
+  /**
+   * Events this process delivered as soon as it stored them, without reading them back (a run's
+   * channel, followed alone, when nothing from elsewhere came in between).
+   */
+  deliveredOnAppend: number;
   epoch: string | null;
   /** Times this process saw the history lost or rewound (each ends the local streams). */
   historyChanges: number;
@@ -29,6 +36,8 @@ export interface StatsSources {
     readonly channelCount: number;
     readonly state: string;
     readonly lastDelivered: string | null;
+    readonly deliveredOnRead: number;
+    readonly deliveredOnAppend: number;
   };
   epochs: {
     readonly epoch: string | undefined;
@@ -48,6 +57,8 @@ export function redisStoreStats({ runner, reader, epochs }: StatsSources): Redis
     readerStatus: reader.state,
     lastError: runner.lastError,
     readerPosition: reader.lastDelivered,
+    deliveredOnRead: reader.deliveredOnRead,
+    deliveredOnAppend: reader.deliveredOnAppend,
     epoch: epochs.epoch ?? null,
     historyChanges: epochs.historyChanges,
     epochsCarriedOver: epochs.epochsCarriedOver,

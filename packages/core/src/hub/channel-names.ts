@@ -1,6 +1,22 @@
 /** Checking channel names: a publisher's mistake is a TypeError, a request's is a 400 refusal. */
 import { SseRefusal } from '../errors.js';
 
+/** Runs live on channels of their own, under a reserved prefix. */
+const RUN_CHANNEL_PREFIX = 'ssekit:run:';
+
+/** The channel a run's events go to. */
+export function runChannel(key: string): string {
+  return `${RUN_CHANNEL_PREFIX}${key}`;
+}
+
+/**
+ * A run's channel is followed alone (never beside other channels in one subscription), so the
+ * store may keep its order per channel only and deliver a producer's events without a read back.
+ */
+export function isRunChannel(name: string): boolean {
+  return name.startsWith(RUN_CHANNEL_PREFIX);
+}
+
 export function assertChannel(name: unknown): asserts name is string {
   if (typeof name !== 'string' || name === '')
     throw new TypeError('ssekit: a channel name must be a non-empty string');
@@ -25,7 +41,14 @@ export function channelNames(channels: unknown): string[] {
         String(name),
         `ssekit: a channel name must be a non-empty string, got ${describeValue(name)}`,
       );
-  return [...new Set(list as string[])];
+  const names = [...new Set(list as string[])];
+  if (names.length > 1 && names.some(isRunChannel))
+    throw new SseRefusal(
+      400,
+      names.find(isRunChannel)!,
+      "ssekit: a run's channel can't be subscribed beside other channels; follow the run alone",
+    );
+  return names;
 }
 
 function describeValue(value: unknown): string {

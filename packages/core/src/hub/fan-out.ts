@@ -4,10 +4,14 @@
  * filter, or a replay still pending).
  */
 import type { StoredEvent } from '../store/replay-buffer.js';
-import type { EventStore } from '../store/store.js';
+import type { EventStore, StoreSubscribeOptions } from '../store/store.js';
+import { isRunChannel } from './channel-names.js';
 import { joinPieces, writeAll } from './pieces.js';
 import { ChannelState, type Subscription } from './subscription.js';
 import type { HubCounters, Telemetry } from './telemetry.js';
+
+/** A run's channel is only ever followed alone (channel-names.ts). */
+const CHANNEL_ORDER_ONLY: StoreSubscribeOptions = { channelOrderOnly: true };
 
 /** What the fan-out needs of its hub. */
 export interface FanOutHost {
@@ -59,10 +63,14 @@ export class FanOut {
       state = created;
       this.channels.set(name, created);
       created.ready = this.host.store
-        .subscribe(name, {
-          event: (event) => this.enqueue(event),
-          closed: (final) => this.endChannel(name, final),
-        })
+        .subscribe(
+          name,
+          {
+            event: (event) => this.enqueue(event),
+            closed: (final) => this.endChannel(name, final),
+          },
+          isRunChannel(name) ? CHANNEL_ORDER_ONLY : undefined,
+        )
         .then(
           (unsubscribe) => {
             created.unsubscribe = unsubscribe;

@@ -16,6 +16,7 @@ import { untilAborted } from '../stream/source.js';
 import type { SseStream } from '../stream/sse-stream.js';
 import { encodeEvent, encodeEventBody } from '../wire/encode.js';
 import { parseEventId } from '../wire/event-id.js';
+import { runChannel } from './channel-names.js';
 import type { SubscribeOptions } from './types.js';
 
 /** A source, or a function that makes one from the run's AbortSignal. */
@@ -72,10 +73,6 @@ export class RunExistsError extends SsekitError {
   }
 }
 
-export function runChannel(key: string): string {
-  return `ssekit:run:${key}`;
-}
-
 /** What the runs need of the hub. */
 export interface RunHost {
   readonly store: EventStore;
@@ -85,6 +82,8 @@ export interface RunHost {
 
 interface LocalRun {
   key: string;
+  /** The start marker's id: where a follower with no Last-Event-ID starts. */
+  startId: string;
   controller: AbortController;
   options: Required<Omit<RunOptions, 'key' | 'map'>>;
   lastLocalFollower: number;
@@ -143,6 +142,7 @@ export class Runs {
     });
     const run: LocalRun = {
       key,
+      startId: claimed.startId,
       controller,
       options: {
         graceMs: settings.graceMs,
@@ -180,7 +180,11 @@ export class Runs {
    * that already has the terminal event, a 204 (the browser stops reconnecting).
    */
   async follow(stream: SseStream, key: string, options: FollowOptions = {}): Promise<void> {
-    const record = await this.store.get(key);
+    // A run produced here is running: no need to ask the store (one round trip less to the first token).
+    const local = this.local.get(key);
+    const record: Pick<RunRecord, 'status' | 'startId' | 'endId' | 'leaseMs'> | null = local
+      ? { status: 'running', startId: local.startId, endId: null, leaseMs: local.options.leaseMs }
+      : await this.store.get(key);
     if (!record) throw new SseRefusal(404, key, `ssekit: no run with key "${key}"`);
     const lastEventId = options.lastEventId ?? stream.lastEventId;
     if (record.status === 'expired' || isAtOrAfter(lastEventId, record.endId))

@@ -22,5 +22,6 @@ export type {
   ReplayResult,
   StoreListener,
   StoreStats,
+  StoreSubscribeOptions,
 } from './store.js';
 export { STORED_FRAME_OVERHEAD, storedFrame, storedFrameBytes } from './stored-frame.js';

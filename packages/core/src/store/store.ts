@@ -50,6 +50,18 @@ export interface StoreListener {
   closed(final?: Buffer): void;
 }
 
+/** How a listener needs its channel's events ordered (an optional hint to `subscribe`). */
+export interface StoreSubscribeOptions {
+  /**
+   * Every local subscriber of this channel watches it alone (a run's followers), so only the
+   * channel's own order matters, not the order across channels. A store may then deliver this
+   * process's own appends as soon as they are stored (no read back), and needn't wait to level
+   * the channel with the others before `subscribe` resolves. Order within the channel, and no
+   * gap and no duplicate, still hold.
+   */
+  channelOrderOnly?: boolean;
+}
+
 export interface StoreStats {
   kind: string;
   /** Channels that hold history in this store (as far as this process knows). */
@@ -74,7 +86,11 @@ export interface EventStore {
    * Starts delivering `channel`'s new events to `listener`. Resolves once every event appended
    * after that point will be delivered, so a following `readAfter` can't leave a hole.
    */
-  subscribe(channel: string, listener: StoreListener): Promise<() => void>;
+  subscribe(
+    channel: string,
+    listener: StoreListener,
+    options?: StoreSubscribeOptions,
+  ): Promise<() => void>;
   /** Marks a channel closed for good and drops its history; `final` (a frame) goes to every process. */
   closeChannel(channel: string, final?: Buffer): Promise<void>;
   /** Lets a closed channel be used again (e.g. a user's channel after they log in again). */

@@ -15,11 +15,15 @@ export interface RunHost {
   runKey(key: string): string;
   channelKeys(channel: string): { stream: string; meta: string };
   append(channel: string, body: string, event: string | undefined): Promise<string>;
+  /** This process no longer produces the run on `channel`: its events must be read again. */
+  released(channel: string): void;
 }
 
 export class RedisRunStore implements RunStore {
-  /** Runs this process claimed and has not ended. */
-  private readonly mine = new Set<string>();
+  /** Runs this process claimed and has not ended (or lost), by key: their channels. */
+  private readonly mine = new Map<string, string>();
+  /** The channels of those runs: while its lease holds, nobody else writes to them. */
+  private readonly producing = new Set<string>();
 
   constructor(private readonly host: RunHost) {}
 
@@ -35,9 +39,12 @@ export class RedisRunStore implements RunStore {
     // Invisible to followers ('claiming') until the start marker's id is recorded: a follower
     // never gets a position that doesn't exist yet.
     const startId = await this.host.append(claim.channel, claim.startBody, claim.startEvent);
-    await this.call('start a run', START, [runKey], [claim.owner, startId]);
-    this.mine.add(claim.key);
-    return this.get(claim.key);
+    const started = await this.call('start a run', START, [runKey], [claim.owner, startId]);
+    // Lost meanwhile (the claim's lease passed and another process took the key).
+    if (!Array.isArray(started)) return null;
+    this.mine.set(claim.key, claim.channel);
+    this.producing.add(claim.channel);
+    return recordOf(started);
   }
 
   async renew(key: string, owner: string, leaseMs: number): Promise<RunRecord | null> {
@@ -47,7 +54,25 @@ export class RedisRunStore implements RunStore {
       [this.host.runKey(key)],
       [owner, leaseMs],
     )) as string[] | null;
-    return fields ? toRecord(fields, Number.NEGATIVE_INFINITY) : null;
+    if (!fields) {
+      // Lost: another process may have written to its channel (an `interrupted` end).
+      this.forget(key);
+      return null;
+    }
+    return toRecord(fields, Number.NEGATIVE_INFINITY);
+  }
+
+  /** Whether this process alone writes `channel`: a run it produces, with its lease held. */
+  writesAlone(channel: string): boolean {
+    return this.producing.has(channel);
+  }
+
+  private forget(key: string): void {
+    const channel = this.mine.get(key);
+    if (channel === undefined) return;
+    this.mine.delete(key);
+    this.producing.delete(channel);
+    this.host.released(channel);
   }
 
   async touch(key: string): Promise<void> {
@@ -72,7 +97,7 @@ export class RedisRunStore implements RunStore {
       [this.host.runKey(key), stream, meta],
       [owner ?? '', status, endId, retentionMs],
     );
-    this.mine.delete(key);
+    this.forget(key);
   }
 
   async interrupt(key: string): Promise<boolean> {
@@ -80,12 +105,7 @@ export class RedisRunStore implements RunStore {
   }
 
   async get(key: string): Promise<RunRecord | null> {
-    const [now, fields] = (await this.call('read a run', GET, [this.host.runKey(key)], [])) as [
-      number,
-      string[],
-    ];
-    if (fields.length === 0) return null;
-    return toRecord(fields, now);
+    return recordOf(await this.call('read a run', GET, [this.host.runKey(key)], []));
   }
 
   count(): number {
@@ -100,6 +120,12 @@ export class RedisRunStore implements RunStore {
   ): Promise<unknown> {
     return this.host.run(what, () => script.run(this.host.connection, keys, args));
   }
+}
+
+/** The record of a `{ now, HGETALL }` reply (GET, START); null for a missing run. */
+function recordOf(reply: unknown): RunRecord | null {
+  const [now, fields] = reply as [number, string[]];
+  return fields.length === 0 ? null : toRecord(fields, now);
 }
 
 /** A record from HGETALL fields; `null`-like while still 'claiming'. Past retention: 'expired'. */

@@ -30,13 +30,16 @@ redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 4 + tonumber(ARGV[3]) * 2)
 return 1
 `);
 
-/** KEYS[1] run hash. ARGV[1] owner, ARGV[2] start id. Makes a claim visible as 'running'. */
+/**
+ * KEYS[1] run hash. ARGV[1] owner, ARGV[2] start id. Makes a claim visible as 'running'; returns
+ * { now, the hash } (as GET does), or 0 when the claim is no longer the owner's.
+ */
 export const START = new LuaScript(`${NOW}
 if redis.call('HGET', KEYS[1], 'o') ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 's', 'running', 'st', ARGV[2],
   'lu', now + tonumber(redis.call('HGET', KEYS[1], 'lm')))
 redis.call('PERSIST', KEYS[1])
-return 1
+return {now, redis.call('HGETALL', KEYS[1])}
 `);
 
 /** KEYS[1] run hash. ARGV[1] owner, ARGV[2] lease ms. Renews; returns the hash, or nil if not the owner's running run. */

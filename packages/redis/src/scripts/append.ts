@@ -26,7 +26,10 @@ export const APPEND = `
 -- ARGV[9 + C ..] four per event, in publish order: channel number c, body (the encoded fields
 --                without id), has event ('1' or '0'), event type ('' if none)
 -- Returns { epoch, base of the known epoch, head (the seq before the batch's first), then per
--- event: its seq, or 'SSEKIT_CLOSED', or 'SSEKIT_FAILED <error>' }.
+-- event: its seq, or 'SSEKIT_CLOSED', or 'SSEKIT_FAILED <error>'; then per event: the seq of
+-- its channel's previous entry (0 if none), or -1 when it was not stored }. The previous seq
+-- lets the publishing process deliver its own event without reading it back when it directly
+-- follows what that process delivered last on the channel.
 ${EPOCH_LUA}
 ${HISTORY_LUA}
 local epoch, base = vouch()
@@ -76,20 +79,24 @@ local function append_one(c, body, has_event, event)
   -- An idle channel's history disappears on its own once all of it is too old.
   if max_age > 0 then redis.call('PEXPIRE', stream, max_age) end
   trim(stream, meta_key, epoch, now, max_events, max_bytes, max_age, len + 1, bytes)
-  return seq
+  return seq, tonumber(prev)
 end
 
 local out = {epoch, base, 0}
+local prevs = {}
 for i = 9 + channels, #ARGV, 4 do
   local c = tonumber(ARGV[i])
   if closed[c] == 1 then
     out[#out + 1] = 'SSEKIT_CLOSED'
+    prevs[#prevs + 1] = -1
   else
-    local ok, result = pcall(append_one, c, ARGV[i + 1], ARGV[i + 2], ARGV[i + 3])
+    local ok, result, prev = pcall(append_one, c, ARGV[i + 1], ARGV[i + 2], ARGV[i + 3])
     if ok then
       if first == nil then first = result end
       out[#out + 1] = result
+      prevs[#prevs + 1] = prev
     else
+      prevs[#prevs + 1] = -1
       if type(result) == 'table' then result = result.err end
       out[#out + 1] = 'SSEKIT_FAILED ' .. tostring(result)
     end
@@ -98,5 +105,6 @@ end
 out[1] = epoch
 out[2] = base
 if first then out[3] = first - 1 else out[3] = tonumber(redis.call('GET', KEYS[2]) or '0') end
+for _, prev in ipairs(prevs) do out[#out + 1] = prev end
 return out
 `;

@@ -1,0 +1,94 @@
+/**
+ * A run's channel is followed alone, so this process delivers its own appends as soon as Redis
+ * stored them (no read back), and doesn't read back the channels it alone writes (reader.ts,
+ * `echo`). These tests pin that it stays exact when another process writes to such a channel too.
+ */
+import { parseEventId } from '@ssekit/core/store';
+import { type RedisStore, redisStore } from '@ssekit/redis';
+import { type RedisServer, StoreRecorder, startRedisServer } from '@ssekit/test-support';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+
+let server: RedisServer;
+const stores: RedisStore[] = [];
+let prefixCount = 0;
+
+beforeAll(async () => {
+  server = await startRedisServer();
+});
+afterAll(async () => {
+  await server.stop();
+});
+afterEach(async () => {
+  await Promise.all(stores.splice(0).map((store) => store.close()));
+});
+
+/** Two stores on one prefix: two processes. */
+function pair(): [RedisStore, RedisStore] {
+  const prefix = `own${++prefixCount}:`;
+  const open = (): RedisStore => {
+    const store = redisStore({ url: server.url, prefix });
+    stores.push(store);
+    return store;
+  };
+  return [open(), open()];
+}
+
+const CHANNEL = 'ssekit:run:k';
+const seqs = (recorder: StoreRecorder): number[] =>
+  recorder.events.map((event) => parseEventId(event.id)!.seq);
+const bodies = (recorder: StoreRecorder): string[] =>
+  recorder.events.map((event) => event.frame.toString().split('\n')[1]!);
+
+it("delivers this process's appends without reading them back, interleaved with another's, exact and in order", async () => {
+  const [a, b] = pair();
+  const recorder = new StoreRecorder();
+  await a.subscribe(CHANNEL, recorder, { channelOrderOnly: true });
+  const ids: string[] = [];
+  for (let round = 0; round < 50; round++) {
+    // Several of A's in one batch, then one of B's, in flight together.
+    ids.push(
+      ...(await Promise.all([
+        a.append(CHANNEL, `data: a${round}.0`, undefined),
+        a.append(CHANNEL, `data: a${round}.1`, undefined),
+        b.append(CHANNEL, `data: b${round}`, undefined),
+      ])),
+    );
+  }
+  await recorder.until(() => recorder.events.length >= 150, '150 events');
+  const sorted = ids.map((id) => parseEventId(id)!.seq).sort((x, y) => x - y);
+  expect(seqs(recorder)).toEqual(sorted);
+  expect(new Set(bodies(recorder)).size).toBe(150);
+  expect(a.stats().deliveredOnAppend).toBeGreaterThan(0);
+});
+
+it('a channel this process alone writes (its run) is not read back, and is read again once another process writes to it', async () => {
+  const [a, b] = pair();
+  const claimed = await a.runs.claim({
+    key: 'k',
+    channel: CHANNEL,
+    owner: 'process-a',
+    leaseMs: 60_000,
+    retentionMs: 60_000,
+    startBody: 'data: start',
+    startEvent: 'ssekit-run',
+  });
+  expect(claimed?.status).toBe('running');
+  const recorder = new StoreRecorder();
+  await a.subscribe(CHANNEL, recorder, { channelOrderOnly: true });
+  // (Until the reader's first read, it can't vouch for the epoch: those go by read.)
+  for (let i = 0; i < 10; i++) await a.append(CHANNEL, `data: a${i}`, undefined);
+  await recorder.until(() => recorder.events.length === 10, "A's first 10");
+  const before = a.stats();
+  for (let i = 10; i < 20; i++) await a.append(CHANNEL, `data: a${i}`, undefined);
+  await recorder.until(() => recorder.events.length === 20, "A's 20");
+  expect(a.stats().deliveredOnAppend - before.deliveredOnAppend).toBe(10);
+  expect(a.stats().deliveredOnRead).toBe(before.deliveredOnRead);
+  // Another process writes to it (as when A's lease lapsed and B ended the run as interrupted);
+  // A's next append can't be delivered before it, so A reads the channel again: nothing is lost.
+  await b.append(CHANNEL, 'data: from b', undefined);
+  await a.append(CHANNEL, 'data: a20', undefined);
+  await recorder.until(() => recorder.events.length === 22, 'all 22');
+  expect(bodies(recorder).slice(-2)).toEqual(['data: from b', 'data: a20']);
+  const all = seqs(recorder);
+  expect(all).toEqual([...all].sort((x, y) => x - y));
+});
