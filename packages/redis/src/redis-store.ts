@@ -27,7 +27,7 @@ import {
   type RedisStoreOptions,
   StoreKeys,
 } from './options.js';
-import { type ReaderHost, StreamReader, type Verdict } from './reader.js';
+import { type ReaderHost, StreamReader } from './reader.js';
 import { type ReadAfterReply, replayResult } from './replay.js';
 import { RedisRunStore } from './runs/run-store.js';
 import { type LuaScript, scripts } from './scripts/index.js';
@@ -39,7 +39,7 @@ const WAKE_TTL_MS = 60_000;
 /** How long a closed channel's stream stays, so lagging readers still deliver its last events. */
 const CLOSED_HISTORY_TTL_MS = 60_000;
 
-export class RedisStore implements EventStore, ReaderHost {
+export class RedisStore implements EventStore {
   readonly keys: StoreKeys;
   private readonly commands: Redis;
   private readonly runner: CommandRunner;
@@ -67,7 +67,7 @@ export class RedisStore implements EventStore, ReaderHost {
     const readerConn = openConnection(options, 'reader', true);
     for (const conn of [this.commands, readerConn])
       conn.on('error', (error: Error) => this.noteError(error));
-    this.reader = new StreamReader(readerConn, this, randomBytes(8).toString('hex'), {
+    this.reader = new StreamReader(readerConn, this.readerHost(), randomBytes(8).toString('hex'), {
       blockMs: options.blockMs ?? DEFAULT_BLOCK_MS,
       readCount: options.readCount ?? DEFAULT_READ_COUNT,
       retryDelay: options.retryDelay ?? defaultRetryDelay,
@@ -104,13 +104,6 @@ export class RedisStore implements EventStore, ReaderHost {
     return onceReady(this.commands, new AbortController().signal);
   }
 
-  get epoch(): string | undefined {
-    return this.epochs.epoch;
-  }
-  get highestSeq(): number {
-    return this.epochs.highestSeq;
-  }
-
   /** The keys the close script touches, in its KEYS order. */
   private channelKeys(channel: string): string[] {
     const { keys } = this;
@@ -135,7 +128,7 @@ export class RedisStore implements EventStore, ReaderHost {
     args: readonly (string | number)[],
   ): Promise<unknown> {
     return this.runner.run(what, async () =>
-      script.run(this.commands, keys, [...(await this.vouchArgs(this.commands)), ...args]),
+      script.run(this.commands, keys, [...(await this.epochs.vouchArgs(this.commands)), ...args]),
     );
   }
 
@@ -213,7 +206,7 @@ export class RedisStore implements EventStore, ReaderHost {
       [channel, CLOSED_HISTORY_TTL_MS, final ? final.toString() : ''],
     )) as [string, number, number];
     this.epochs.observe(epoch, seq - 1, base);
-    this.noteSeq(seq);
+    this.epochs.noteSeq(seq);
   }
 
   async reopenChannel(channel: string): Promise<void> {
@@ -260,42 +253,38 @@ export class RedisStore implements EventStore, ReaderHost {
     }
   }
 
-  // ReaderHost
-
-  /** ARGV of the vouch script for a command on `conn` (see EpochTracker.vouchArgs). */
-  vouchArgs(conn: Redis): Promise<string[]> {
-    return this.epochs.vouchArgs(conn);
-  }
-
-  confirm(
-    before: string,
-    after: string | null,
-    head: number,
-    base: number,
-    seenBefore: number,
-  ): Promise<Verdict> {
-    return this.epochs.confirm(before, after, head, base, seenBefore);
-  }
-
-  writesAlone(channel: string): boolean {
-    return this.runs.writesAlone(channel);
-  }
-
-  async wake(key: string): Promise<void> {
-    if (this.commands.status !== 'ready') return;
-    await this.commands
-      .pipeline()
-      .xadd(key, 'MAXLEN', '1', '*', 'w', '1')
-      .pexpire(key, WAKE_TTL_MS)
-      .exec();
-  }
-
-  noteError(error: unknown): void {
+  private noteError(error: unknown): void {
     this.runner.noteError(error);
   }
 
-  noteSeq(seq: number): void {
-    this.epochs.noteSeq(seq);
+  /** What the reader needs of the store: kept off the store's public face. */
+  private readerHost(): ReaderHost {
+    const { epochs, keys, runner } = this;
+    const commands = this.commands;
+    const runs = (): RedisRunStore => this.runs;
+    return {
+      keys,
+      get epoch() {
+        return epochs.epoch;
+      },
+      get highestSeq() {
+        return epochs.highestSeq;
+      },
+      vouchArgs: (conn) => epochs.vouchArgs(conn),
+      confirm: (before, after, head, base, seenBefore) =>
+        epochs.confirm(before, after, head, base, seenBefore),
+      writesAlone: (channel) => runs().writesAlone(channel),
+      wake: async (key) => {
+        if (commands.status !== 'ready') return;
+        await commands
+          .pipeline()
+          .xadd(key, 'MAXLEN', '1', '*', 'w', '1')
+          .pexpire(key, WAKE_TTL_MS)
+          .exec();
+      },
+      noteError: (error) => runner.noteError(error),
+      noteSeq: (seq) => epochs.noteSeq(seq),
+    };
   }
 }
 

@@ -92,3 +92,31 @@ it('a channel this process alone writes (its run) is not read back, and is read 
   const all = seqs(recorder);
   expect(all).toEqual([...all].sort((x, y) => x - y));
 });
+
+it('a producer that lost its lease stops counting the run, and reads its channel again', async () => {
+  const [a, b] = pair();
+  const recorder = new StoreRecorder();
+  const claim = {
+    key: 'lost',
+    channel: 'ssekit:run:lost',
+    owner: 'process-a',
+    leaseMs: 50,
+    retentionMs: 60_000,
+    startBody: 'data: start',
+    startEvent: 'ssekit-run',
+  };
+  expect(await a.runs.claim(claim)).not.toBeNull();
+  expect(a.runs.count()).toBe(1);
+  await a.subscribe(claim.channel, recorder, { channelOrderOnly: true });
+  // B finds the lease passed (its clock is Redis's) and ends the run as interrupted.
+  const until = Date.now() + 5_000;
+  while (!(await b.runs.interrupt('lost'))) {
+    if (Date.now() > until) throw new Error('the lease never lapsed');
+  }
+  expect(await a.runs.renew('lost', 'process-a', 50)).toBeNull();
+  expect(a.runs.count()).toBe(0);
+  // What B wrote (the interrupted end) reaches A's followers though A writes nothing more.
+  await b.append(claim.channel, 'data: the end', undefined);
+  await recorder.until(() => recorder.events.length === 1, "B's event on A");
+  expect(bodies(recorder)).toEqual(['data: the end']);
+});
