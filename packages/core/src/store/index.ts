@@ -12,6 +12,7 @@ export {
   DEFAULT_MAX_EVENTS,
   ReplayBuffer,
   type ReplayLimits,
+  type ReplayOwner,
   type StoredEvent,
 } from './replay-buffer.js';
 export type { RunClaim, RunRecord, RunStatus, RunStore } from './runs.js';

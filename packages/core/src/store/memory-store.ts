@@ -16,7 +16,6 @@ import type {
   StoreListener,
   StoreStats,
 } from './store.js';
-import { storedFrame } from './stored-frame.js';
 
 export interface MemoryStoreOptions extends ReplayLimits {}
 
@@ -68,16 +67,12 @@ export class MemoryStore implements EventStore {
     if (this.closedChannels.has(channel)) throw new ChannelClosedError(channel);
     const seq = ++this.seq;
     const id = formatEventId(this.epoch, seq);
-    const stored: StoredEvent = {
-      channel,
-      id,
-      seq,
-      event,
-      frame: storedFrame(id, body),
-      time: Date.now(),
-    };
+    const time = Date.now();
     const history = this.history(channel);
-    history.buffer.push(stored);
+    // Stored compactly; an event object is made only for listeners (the hub's live fan-out).
+    const frame = history.buffer.append(id, seq, body, event, time);
+    if (history.listeners.length === 0) return id;
+    const stored: StoredEvent = { channel, id, seq, event, frame, time };
     for (const listener of history.listeners) listener.event(stored);
     return id;
   }
@@ -178,10 +173,10 @@ export class MemoryStore implements EventStore {
     let history = this.channels.get(channel);
     if (!history) {
       history = {
-        buffer: new ReplayBuffer({
-          ...this.limits,
-          maxEvents: this.limits.maxEvents ?? DEFAULT_MAX_EVENTS,
-        }),
+        buffer: new ReplayBuffer(
+          { ...this.limits, maxEvents: this.limits.maxEvents ?? DEFAULT_MAX_EVENTS },
+          { channel, epoch: this.epoch },
+        ),
         listeners: [],
       };
       // A channel made again remembers what its freed predecessor lost.

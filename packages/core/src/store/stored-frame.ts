@@ -10,7 +10,12 @@ export const STORED_FRAME_OVERHEAD = 6;
 
 /** The stored frame of an event: `id: <id>\n<body>\n`. */
 export function storedFrame(id: string, body: string): Buffer {
-  return Buffer.from(`id: ${id}\n${body}\n`);
+  return Buffer.from(storedFrameText(id, body));
+}
+
+/** The same frame as text, for a store that encodes it into its own memory (the memory store's slabs). */
+export function storedFrameText(id: string, body: string): string {
+  return `id: ${id}\n${body}\n`;
 }
 
 /** `storedFrame(id, body).length`, from the UTF-8 byte lengths of the id and the body. */
