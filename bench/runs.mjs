@@ -323,6 +323,8 @@ async function steadySession(def, round) {
       redisCpuPer1k: session.redis ? (redisEnd - redisBase) / 1000 / kTokens : undefined,
       liveAtMid: mid.sourcesLive,
       heapPerRun: (mid.heapUsedBytes - base.heapUsedBytes) / Math.max(1, mid.sourcesLive),
+      buffersPerRun:
+        (mid.arrayBuffersBytes - base.arrayBuffersBytes) / Math.max(1, mid.sourcesLive),
       latencyP50: percentile(sinks.latency, 0.5) / 1000,
       latencyP99: percentile(sinks.latency, 0.99) / 1000,
       lagP50: percentile(sinks.lag, 0.5) / 1000,

@@ -84,7 +84,9 @@ export function createControl({ name, variant, publish, clients, extraStats }) {
     const mem = process.memoryUsage();
     out.heapUsedBytes = mem.heapUsed;
     out.rssBytes = mem.rss;
-    out.externalBytes = mem.external + mem.arrayBuffers;
+    // (external already counts arrayBuffers.)
+    out.externalBytes = mem.external;
+    out.arrayBuffersBytes = mem.arrayBuffers;
     return out;
   }
 

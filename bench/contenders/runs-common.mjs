@@ -71,7 +71,9 @@ export function createApp({ name, variant, extraStats }) {
     const mem = process.memoryUsage();
     out.heapUsedBytes = mem.heapUsed;
     out.rssBytes = mem.rss;
-    out.externalBytes = mem.external + mem.arrayBuffers;
+    // (external already counts arrayBuffers.)
+    out.externalBytes = mem.external;
+    out.arrayBuffersBytes = mem.arrayBuffers;
     res.json(out);
   });
   return app;

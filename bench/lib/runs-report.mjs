@@ -47,6 +47,7 @@ export function summarizeSteady(rounds) {
     redisCpuPer1k: m('redisCpuPer1k'),
     totalCpuPer1k: median(rounds.map((r) => r.cpuPer1k + (r.redisCpuPer1k ?? 0))),
     heapPerRun: m('heapPerRun'),
+    buffersPerRun: m('buffersPerRun'),
     latencyP50: m('latencyP50'),
     latencyP99: m('latencyP99'),
     lagP99: m('lagP99'),
@@ -110,24 +111,25 @@ export function writeRunsReport(target, report) {
     "Medians over rounds, range in brackets. CPU is the server process's (user + system) from before the first POST to after the last token, " +
       "less the forced GC at mid-run, per 1,000 tokens delivered; the `redis-server` process's is beside it. " +
       'Heap per live run: heap used after GC at mid-run (every run live, half its answer sent) minus heap used after GC before the first POST, over the runs live. ' +
+      "Off-heap buffers per live run: the same for `process.memoryUsage().arrayBuffers` (Buffer and typed-array memory outside V8's heap: ssekit's in-memory history keeps its frames and rows there), so the two columns together are what a run holds. " +
       'Latency and lag leave out tokens received within 100 ms after the mid-run GC. First token: POST sent to the first token received.',
   );
   out();
   out(
-    '| contender | server CPU ms / 1k tokens | redis-server CPU ms / 1k tokens | heap KB / live run | latency p50 / p99 ms | lag p50 / p99 / max ms | first token p50 / p99 ms |',
+    '| contender | server CPU ms / 1k tokens | redis-server CPU ms / 1k tokens | heap KB / live run | off-heap buffers KB / live run | latency p50 / p99 ms | lag p50 / p99 / max ms | first token p50 / p99 ms |',
   );
-  out('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+  out('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const c of contenders) {
     const rounds = results.steady[c.key];
     if (!rounds?.length) {
-      out(`| ${c.label} | failed | | | | | |`);
+      out(`| ${c.label} | failed | | | | | | |`);
       continue;
     }
     const s = steady[c.key];
     const lagMax = median(rounds.map((r) => r.lagMax));
     const wrong = rounds.reduce((sum, r) => sum + r.wrong, 0);
     out(
-      `| ${c.label}${wrong ? ` (**${wrong} wrong**)` : ''} | ${cell(rounds, 'cpuPer1k')} | ${c.key === 'pipe' || c.key === 'memory' ? '-' : cell(rounds, 'redisCpuPer1k')} | ${cell(rounds, 'heapPerRun', 1, 1024)} | ` +
+      `| ${c.label}${wrong ? ` (**${wrong} wrong**)` : ''} | ${cell(rounds, 'cpuPer1k')} | ${c.key === 'pipe' || c.key === 'memory' ? '-' : cell(rounds, 'redisCpuPer1k')} | ${cell(rounds, 'heapPerRun', 1, 1024)} | ${cell(rounds, 'buffersPerRun', 1, 1024)} | ` +
         `${fmt(s.latencyP50)} / ${fmt(s.latencyP99)} | ${fmt(median(rounds.map((r) => r.lagP50)))} / ${fmt(s.lagP99)} / ${fmt(lagMax, 0)} | ${fmt(s.ttftP50)} / ${fmt(s.ttftP99)} |`,
     );
   }
