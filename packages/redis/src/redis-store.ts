@@ -2,7 +2,9 @@
  * An EventStore on Redis Streams: one stream per channel, ids from one hub-wide counter, one
  * reader per process. Several hubs (processes) with the same prefix share channels and history.
  * This file holds the store's methods; the epoch lives in epochs.ts, the command runner in
- * command-runner.ts, the reader in reader.ts and the Lua in scripts/.
+ * command-runner.ts, the reader in reader.ts and the Lua in scripts/. A little over 250 lines:
+ * it is the one place that wires those parts to each other (the batcher's, the reader's and the
+ * run store's hosts), besides the store's own short methods.
  */
 import { randomBytes } from 'node:crypto';
 import {
