@@ -109,6 +109,48 @@ function notify(listener: CloseListener, stream: SseStream, reason: CloseReason)
   else listener.streamClosed(stream, reason);
 }
 
+/**
+ * Adds a listener without growing an array: a push would give an empty array 17 slots, on every
+ * connection. One listener is kept as is, several in an array of exactly their number.
+ */
+function withListener(
+  current: CloseListener | CloseListener[] | undefined,
+  listener: CloseListener,
+): CloseListener | CloseListener[] {
+  if (current === undefined) return listener;
+  if (!Array.isArray(current)) return [current, listener];
+  const next = new Array<CloseListener>(current.length + 1);
+  for (let i = 0; i < current.length; i++) next[i] = current[i]!;
+  next[current.length] = listener;
+  return next;
+}
+
+/**
+ * A stream's rarely used state, in one object made on first need: an idle connection that never
+ * falls behind, waits or ends at a set time pays one field for all of it.
+ */
+class StreamExtras {
+  queue: Buffer[] | undefined = undefined;
+  queued = 0;
+  /** When the peer fell behind (0: it is not). */
+  waitingSince = 0;
+  drainWaiters: Array<() => void> | undefined = undefined;
+  drainHooked = false;
+  controller: AbortController | undefined = undefined;
+  closedPromise: Promise<typeof CLOSED> | undefined = undefined;
+  /** The timer of `endAt` (rotation, drain, expiring authorization) and its time. */
+  endTimer: NodeJS.Timeout | undefined = undefined;
+  endTime = 0;
+  /** Headers added with `setHeader` before the stream started. */
+  headers: Record<string, string> | undefined = undefined;
+}
+
+function releaseWaiters(extras: StreamExtras): void {
+  const waiters = extras.drainWaiters;
+  extras.drainWaiters = undefined;
+  if (waiters) for (const resolve of waiters) resolve();
+}
+
 export class SseStream implements Tickable, TransportOwner {
   /** The client's Last-Event-ID (header, else `lastEventId` query), if valid. */
   readonly lastEventId: string | undefined;
@@ -119,25 +161,14 @@ export class SseStream implements Tickable, TransportOwner {
   private state: 'idle' | 'open' | 'closed' = 'idle';
   private reason: CloseReason | undefined;
   private committed = false;
-  // Allocated only when needed: most connections never queue, drain or wait.
-  private queue: Buffer[] | undefined;
-  private queued = 0;
-  private waitingSince = 0;
-  private wroteSinceTick = false;
-  /** Ticks in a row without a write; the shared tick may be faster than the heartbeat. */
+  /** Ticks in a row without a write (-1: written since the last tick); the shared tick may be faster than the heartbeat. */
   private idleTicks = 0;
-  private controller: AbortController | undefined;
-  private closeListeners: Array<CloseListener> | undefined;
-  private closedPromise: Promise<typeof CLOSED> | undefined;
-  private drainWaiters: Array<() => void> | undefined;
-  private drainHooked = false;
+  /** One listener as is, several in an exact-size array (most streams have one or two). */
+  private closeListeners: CloseListener | CloseListener[] | undefined;
   /** Who feeds this stream (the hub's subscription or run): one feed per stream. */
   private feeder: unknown;
-  /** The timer of `endAt` (rotation, drain, expiring authorization), when one is set. */
-  private timedEnd: { timer: NodeJS.Timeout; at: number } | undefined;
-  /** Headers added with `setHeader` before the stream started. */
-  private extraHeaders: Record<string, string> | undefined;
-
+  /** What most connections never need (a queue, drain, a timed end...), made on first need. */
+  private extras: StreamExtras | undefined;
   constructor(target: SseTarget, options: SseStreamOptions = {}, context: SseStreamContext = {}) {
     this.transport = transportFor(target, this);
     this.options = options;
@@ -173,15 +204,16 @@ export class SseStream implements Tickable, TransportOwner {
   }
   /** Bytes waiting for the client to read. */
   get queuedBytes(): number {
-    return this.queued;
+    return this.extras?.queued ?? 0;
   }
   /** Aborts when the stream closes, for whatever reason. Hand it to producers. */
   get signal(): AbortSignal {
-    if (!this.controller) {
-      this.controller = new AbortController();
-      if (this.closed) this.controller.abort(this.reason);
+    const extras = this.more();
+    if (!extras.controller) {
+      extras.controller = new AbortController();
+      if (this.closed) extras.controller.abort(this.reason);
     }
-    return this.controller.signal;
+    return extras.controller.signal;
   }
 
   /**
@@ -198,8 +230,9 @@ export class SseStream implements Tickable, TransportOwner {
   setHeader(name: string, value: string): void {
     if (this.state !== 'idle')
       throw new TypeError(`ssekit: setHeader("${name}") after the stream started`);
-    this.extraHeaders ??= {};
-    this.extraHeaders[name] = value;
+    const extras = this.more();
+    extras.headers ??= {};
+    extras.headers[name] = value;
   }
 
   /** Commits the headers now (otherwise the first write does). */
@@ -212,12 +245,11 @@ export class SseStream implements Tickable, TransportOwner {
     this.context.onStart?.();
     this.state = 'open';
     this.committed = true;
+    const extra = this.extras?.headers;
     this.transport.commit(
       sseHeaders(
         this.transport.isHttp1,
-        this.extraHeaders
-          ? { ...this.options.headers, ...this.extraHeaders }
-          : this.options.headers,
+        extra ? { ...this.options.headers, ...extra } : this.options.headers,
       ),
     );
     // Every started stream, subscribed or not (e.g. a piped AI answer), ends with hub.close().
@@ -242,12 +274,14 @@ export class SseStream implements Tickable, TransportOwner {
    * rotation, drain and authorization that expires.
    */
   endAt(time: number): void {
-    if (this.closed || (this.timedEnd && time >= this.timedEnd.at)) return;
-    if (this.timedEnd) clearTimeout(this.timedEnd.timer);
+    const extras = this.extras;
+    if (this.closed || (extras?.endTimer && time >= extras.endTime)) return;
+    if (extras?.endTimer) clearTimeout(extras.endTimer);
     const timer = setTimeout(() => this.rejoin(), Math.max(0, time - Date.now()));
     timer.unref();
-    // One object, made only for streams that end at a time (most never do).
-    this.timedEnd = { timer, at: time };
+    const more = this.more();
+    more.endTimer = timer;
+    more.endTime = time;
   }
 
   /** Ends the stream with a `retry:` hint for a client that should come back at once. */
@@ -275,8 +309,8 @@ export class SseStream implements Tickable, TransportOwner {
       this.start();
       if (this.closed) return false;
     }
-    this.wroteSinceTick = true;
-    if (this.queued > 0 || this.waitingSince !== 0) return this.enqueue(frame);
+    this.idleTicks = -1;
+    if (this.behind()) return this.enqueue(frame);
     if (!this.transport.write(frame)) this.stall();
     return true;
   }
@@ -297,28 +331,28 @@ export class SseStream implements Tickable, TransportOwner {
 
   /** Resolves when the queue is empty again, or the stream closed. */
   drained(): Promise<void> {
-    if (this.closed || (this.queued === 0 && this.waitingSince === 0)) return Promise.resolve();
+    if (this.closed || !this.behind()) return Promise.resolve();
+    const extras = this.more();
     return new Promise((resolve) => {
-      this.drainWaiters ??= [];
-      this.drainWaiters.push(resolve);
+      extras.drainWaiters ??= [];
+      extras.drainWaiters.push(resolve);
     });
   }
 
   /** Resolves when the stream closes. */
   whenClosed(): Promise<typeof CLOSED> {
-    this.closedPromise ??= this.closed
+    const extras = this.more();
+    extras.closedPromise ??= this.closed
       ? Promise.resolve(CLOSED)
       : new Promise((resolve) => this.onClose(() => resolve(CLOSED)));
-    return this.closedPromise;
+    return extras.closedPromise;
   }
 
   /** Registers a listener for the one `close`; runs at once if already closed. */
   onClose(listener: CloseListener): void {
     if (this.closed) notify(listener, this, this.reason!);
     else {
-      // Exact-size arrays: a push would grow an empty array to 17 slots, on every connection.
-      const listeners = this.closeListeners;
-      this.closeListeners = listeners ? [...listeners, listener] : [listener];
+      this.closeListeners = withListener(this.closeListeners, listener);
     }
   }
 
@@ -371,8 +405,8 @@ export class SseStream implements Tickable, TransportOwner {
     if (this.state === 'idle') this.start();
     if (this.closed) return;
     // A slow reader still gets its queue and the final event: bounded by maxQueueBytes plus one frame.
-    const pending = [...(this.queue ?? []), ...(frame ? [frame] : [])];
-    let stalled = this.waitingSince !== 0;
+    const pending = [...(this.extras?.queue ?? []), ...(frame ? [frame] : [])];
+    let stalled = (this.extras?.waitingSince ?? 0) !== 0;
     this.finish(reason);
     for (const chunk of pending) if (!this.transport.write(chunk)) stalled = true;
     this.transport.end(closeConnection);
@@ -383,56 +417,55 @@ export class SseStream implements Tickable, TransportOwner {
   tick(now: number): void {
     if (this.closed) return;
     const timeout = this.options.writeTimeout ?? DEFAULT_WRITE_TIMEOUT_MS;
-    if (this.waitingSince !== 0 && timeout !== false && now - this.waitingSince >= timeout) {
+    const waitingSince = this.extras?.waitingSince ?? 0;
+    if (waitingSince !== 0 && timeout !== false && now - waitingSince >= timeout) {
       this.abort('timeout');
       return;
     }
     const heartbeat = this.options.heartbeat ?? DEFAULT_HEARTBEAT_MS;
-    this.idleTicks = this.wroteSinceTick ? 0 : this.idleTicks + 1;
-    this.wroteSinceTick = false;
+    // A write since the last tick left -1 here: the count starts again at 0.
+    this.idleTicks++;
     // idleTicks whole periods passed without a write, so the silence is at least idleTicks and
     // less than idleTicks + 1 periods: send once the next tick could be a whole interval late.
     const period = this.period ?? 0;
-    if (
-      heartbeat !== false &&
-      this.waitingSince === 0 &&
-      (this.idleTicks + 1) * period >= heartbeat
-    ) {
+    if (heartbeat !== false && waitingSince === 0 && (this.idleTicks + 1) * period >= heartbeat) {
       this.write(HEARTBEAT);
-      this.wroteSinceTick = false;
       this.idleTicks = 0;
     }
   }
 
   /** The peer is behind: queue from now on, and listen for 'drain' (hooked once, on first need). */
   private stall(): void {
-    this.waitingSince = Date.now();
-    if (this.drainHooked) return;
-    this.drainHooked = true;
+    const extras = this.more();
+    extras.waitingSince = Date.now();
+    if (extras.drainHooked) return;
+    extras.drainHooked = true;
     this.transport.watchDrain();
   }
 
   private enqueue(frame: Buffer): boolean {
-    if (this.queued + frame.length > this.queueLimit) {
+    const extras = this.more();
+    if (extras.queued + frame.length > this.queueLimit) {
       if ((this.options.overflow ?? 'close') === 'drop') return false;
       this.abort('overflow');
       return false;
     }
-    this.queue ??= [];
-    this.queue.push(frame);
-    this.queued += frame.length;
+    extras.queue ??= [];
+    extras.queue.push(frame);
+    extras.queued += frame.length;
     return true;
   }
 
   private flushQueue(): void {
-    if (this.closed) return;
-    this.waitingSince = 0;
-    const queue = this.queue;
+    const extras = this.extras;
+    if (this.closed || !extras) return;
+    extras.waitingSince = 0;
+    const queue = extras.queue;
     if (queue && queue.length > 0) {
       // Each queued frame as it is: they are Buffers shared with every other client, and joining
       // them would copy the backlog once per client (Node hands the writes to one writev).
-      this.queue = undefined;
-      this.queued = 0;
+      extras.queue = undefined;
+      extras.queued = 0;
       let drained = true;
       for (const frame of queue) drained = this.transport.write(frame);
       if (!drained) {
@@ -440,9 +473,7 @@ export class SseStream implements Tickable, TransportOwner {
         return;
       }
     }
-    const waiters = this.drainWaiters;
-    this.drainWaiters = undefined;
-    if (waiters) for (const resolve of waiters) resolve();
+    releaseWaiters(extras);
   }
 
   /** After close, drops a peer that still has not read what is left within the write timeout. */
@@ -498,22 +529,37 @@ export class SseStream implements Tickable, TransportOwner {
     const wasOpen = this.state === 'open';
     this.state = 'closed';
     this.reason = reason;
-    this.queue = undefined;
-    this.queued = 0;
     if (wasOpen && this.period !== undefined) leaveTicker(this.period, this);
-    if (this.timedEnd) clearTimeout(this.timedEnd.timer);
-    this.controller?.abort(reason);
-    const listeners = this.closeListeners ?? [];
-    this.closeListeners = undefined;
-    for (const listener of listeners) {
-      try {
-        notify(listener, this, reason);
-      } catch (error) {
-        this.reportError(error);
-      }
+    const extras = this.extras;
+    if (extras) {
+      extras.queue = undefined;
+      extras.queued = 0;
+      if (extras.endTimer) clearTimeout(extras.endTimer);
+      extras.controller?.abort(reason);
     }
-    const waiters = this.drainWaiters;
-    this.drainWaiters = undefined;
-    if (waiters) for (const resolve of waiters) resolve();
+    const listeners = this.closeListeners;
+    this.closeListeners = undefined;
+    if (Array.isArray(listeners)) for (const listener of listeners) this.tell(listener, reason);
+    else if (listeners) this.tell(listeners, reason);
+    if (extras) releaseWaiters(extras);
+  }
+
+  private tell(listener: CloseListener, reason: CloseReason): void {
+    try {
+      notify(listener, this, reason);
+    } catch (error) {
+      this.reportError(error);
+    }
+  }
+
+  /** True while the peer is behind (frames queue up). */
+  private behind(): boolean {
+    const extras = this.extras;
+    return extras !== undefined && (extras.queued > 0 || extras.waitingSince !== 0);
+  }
+
+  private more(): StreamExtras {
+    this.extras ??= new StreamExtras();
+    return this.extras;
   }
 }
