@@ -72,6 +72,11 @@ export interface SseStreamContext {
   hub?: StreamTracker;
   /** Called once, just before headers are committed (Fastify hijacks the reply here). */
   onStart?: () => void;
+  /**
+   * Called once when the stream closes, after its close listeners. A close listener that costs
+   * the stream nothing: the adapter's per-response object is the context already.
+   */
+  onClose?: (reason: CloseReason) => void;
   /** Errors after the stream started, for this stream; wins over the `onError` option. */
   onError?: (error: unknown) => void;
 }
@@ -541,6 +546,9 @@ export class SseStream implements Tickable, TransportOwner {
     this.closeListeners = undefined;
     if (Array.isArray(listeners)) for (const listener of listeners) this.tell(listener, reason);
     else if (listeners) this.tell(listeners, reason);
+    // Called as a method, so a context object can implement it.
+    const context = this.context;
+    if (context.onClose) this.tell((why) => context.onClose?.(why), reason);
     if (extras) releaseWaiters(extras);
   }
 
