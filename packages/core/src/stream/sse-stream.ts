@@ -18,7 +18,8 @@ import { sseHeaders } from './headers.js';
 import { errorKey, limitedLog } from './log-limit.js';
 import { type PipeOptions, pipeSource } from './pipe.js';
 import { joinTicker, leaveTicker, type Tickable } from './ticker.js';
-import { type SseTarget, type Transport, type TransportOwner, transportFor } from './transport.js';
+import type { SseTarget, TransportOwner } from './transport.js';
+import * as transport from './transport.js';
 
 /** Why a stream closed: the client left, the server closed it, it overflowed or timed out, or its source failed. */
 export type CloseReason = 'client' | 'server' | 'overflow' | 'timeout' | 'error';
@@ -159,7 +160,7 @@ function releaseWaiters(extras: StreamExtras): void {
 export class SseStream implements Tickable, TransportOwner {
   /** The client's Last-Event-ID (header, else `lastEventId` query), if valid. */
   readonly lastEventId: string | undefined;
-  private readonly transport: Transport;
+  private readonly target: SseTarget;
   private readonly options: SseStreamOptions;
   private readonly context: SseStreamContext;
   private readonly period: number | undefined;
@@ -175,7 +176,8 @@ export class SseStream implements Tickable, TransportOwner {
   /** What most connections never need (a queue, drain, a timed end...), made on first need. */
   private extras: StreamExtras | undefined;
   constructor(target: SseTarget, options: SseStreamOptions = {}, context: SseStreamContext = {}) {
-    this.transport = transportFor(target, this);
+    this.target = target;
+    transport.watchPeer(target, this);
     this.options = options;
     this.context = context;
     this.lastEventId = context.request ? lastEventIdFrom(context.request) : undefined;
@@ -243,7 +245,7 @@ export class SseStream implements Tickable, TransportOwner {
   /** Commits the headers now (otherwise the first write does). */
   start(): void {
     if (this.state !== 'idle') return;
-    if (this.transport.gone) {
+    if (transport.isGone(this.target)) {
       this.finish('client');
       return;
     }
@@ -251,9 +253,10 @@ export class SseStream implements Tickable, TransportOwner {
     this.state = 'open';
     this.committed = true;
     const extra = this.extras?.headers;
-    this.transport.commit(
+    transport.commit(
+      this.target,
       sseHeaders(
-        this.transport.isHttp1,
+        transport.isHttp1(this.target),
         extra ? { ...this.options.headers, ...extra } : this.options.headers,
       ),
     );
@@ -316,7 +319,7 @@ export class SseStream implements Tickable, TransportOwner {
     }
     this.idleTicks = -1;
     if (this.behind()) return this.enqueue(frame);
-    if (!this.transport.write(frame)) this.stall();
+    if (!transport.write(this.target, frame)) this.stall();
     return true;
   }
 
@@ -413,8 +416,8 @@ export class SseStream implements Tickable, TransportOwner {
     const pending = [...(this.extras?.queue ?? []), ...(frame ? [frame] : [])];
     let stalled = (this.extras?.waitingSince ?? 0) !== 0;
     this.finish(reason);
-    for (const chunk of pending) if (!this.transport.write(chunk)) stalled = true;
-    this.transport.end(closeConnection);
+    for (const chunk of pending) if (!transport.write(this.target, chunk)) stalled = true;
+    transport.end(this.target, closeConnection);
     if (stalled) this.reapIfStalled();
   }
 
@@ -445,7 +448,7 @@ export class SseStream implements Tickable, TransportOwner {
     extras.waitingSince = Date.now();
     if (extras.drainHooked) return;
     extras.drainHooked = true;
-    this.transport.watchDrain();
+    transport.watchDrain(this.target, this);
   }
 
   private enqueue(frame: Buffer): boolean {
@@ -472,7 +475,7 @@ export class SseStream implements Tickable, TransportOwner {
       extras.queue = undefined;
       extras.queued = 0;
       let drained = true;
-      for (const frame of queue) drained = this.transport.write(frame);
+      for (const frame of queue) drained = transport.write(this.target, frame);
       if (!drained) {
         this.stall();
         return;
@@ -485,10 +488,10 @@ export class SseStream implements Tickable, TransportOwner {
   private reapIfStalled(): void {
     const timeout = this.options.writeTimeout ?? DEFAULT_WRITE_TIMEOUT_MS;
     if (timeout === false) return;
-    const timer = setTimeout(() => this.transport.destroy(), timeout);
+    const timer = setTimeout(() => transport.destroy(this.target), timeout);
     timer.unref();
     // 'close' fires once everything was flushed, before a keep-alive socket can be reused.
-    this.transport.on('close', () => clearTimeout(timer));
+    transport.onTarget(this.target, 'close', () => clearTimeout(timer));
   }
 
   /** @internal The transport's peer left (or the response finished). */
@@ -526,7 +529,7 @@ export class SseStream implements Tickable, TransportOwner {
   /** Drops the connection without flushing: for peers that stopped reading. */
   private abort(reason: CloseReason): void {
     this.finish(reason);
-    this.transport.destroy();
+    transport.destroy(this.target);
   }
 
   private finish(reason: CloseReason): void {
