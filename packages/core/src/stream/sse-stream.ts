@@ -94,6 +94,10 @@ export const DEFAULT_UNAVAILABLE_RETRY_MS = 5_000;
 export const DEFAULT_REJOIN_RETRY_MS = 1_000;
 
 const HEARTBEAT = encodeComment('');
+/** `status` values: not started and not closed; started (bit 0), with a close reason above it. */
+const IDLE = 0;
+const STARTED = 1;
+const CLOSE_REASONS: readonly CloseReason[] = ['client', 'server', 'overflow', 'timeout', 'error'];
 const CLOSED = Symbol('closed');
 
 /** Without a handler: one line (rate-limited, see log-limit.ts) on the console. */
@@ -158,15 +162,12 @@ function releaseWaiters(extras: StreamExtras): void {
 }
 
 export class SseStream implements Tickable, TransportOwner {
-  /** The client's Last-Event-ID (header, else `lastEventId` query), if valid. */
-  readonly lastEventId: string | undefined;
   private readonly target: SseTarget;
   private readonly options: SseStreamOptions;
   private readonly context: SseStreamContext;
   private readonly period: number | undefined;
-  private state: 'idle' | 'open' | 'closed' = 'idle';
-  private reason: CloseReason | undefined;
-  private committed = false;
+  /** Bit 0: the headers were sent; above it, the close reason's index + 1 (0 while open). */
+  private status = 0;
   /** Ticks in a row without a write (-1: written since the last tick); the shared tick may be faster than the heartbeat. */
   private idleTicks = 0;
   /** One listener as is, several in an exact-size array (most streams have one or two). */
@@ -180,7 +181,6 @@ export class SseStream implements Tickable, TransportOwner {
     transport.watchPeer(target, this);
     this.options = options;
     this.context = context;
-    this.lastEventId = context.request ? lastEventIdFrom(context.request) : undefined;
     const heartbeat = options.heartbeat ?? DEFAULT_HEARTBEAT_MS;
     const timeout = options.writeTimeout ?? DEFAULT_WRITE_TIMEOUT_MS;
     // Half the heartbeat: the shared timer's phase is not the stream's, and ticking twice per
@@ -194,6 +194,13 @@ export class SseStream implements Tickable, TransportOwner {
     this.period = periods.length > 0 ? Math.min(...periods) : undefined;
   }
 
+  /** The client's Last-Event-ID (header, else `lastEventId` query), if valid. */
+  get lastEventId(): string | undefined {
+    // Read when asked (once or twice per stream) rather than kept in a field on every stream.
+    const request = this.context.request;
+    return request ? lastEventIdFrom(request) : undefined;
+  }
+
   /** A HEAD request: starting sends the headers and ends the stream at once. */
   get isHead(): boolean {
     return this.context.request?.method === 'HEAD';
@@ -201,13 +208,13 @@ export class SseStream implements Tickable, TransportOwner {
 
   /** True once headers were sent. */
   get started(): boolean {
-    return this.committed;
+    return (this.status & STARTED) !== 0;
   }
   get closed(): boolean {
-    return this.state === 'closed';
+    return this.status > STARTED;
   }
   get closeReason(): CloseReason | undefined {
-    return this.reason;
+    return this.status > STARTED ? CLOSE_REASONS[(this.status >> 1) - 1] : undefined;
   }
   /** Bytes waiting for the client to read. */
   get queuedBytes(): number {
@@ -218,7 +225,7 @@ export class SseStream implements Tickable, TransportOwner {
     const extras = this.more();
     if (!extras.controller) {
       extras.controller = new AbortController();
-      if (this.closed) extras.controller.abort(this.reason);
+      if (this.closed) extras.controller.abort(this.closeReason);
     }
     return extras.controller.signal;
   }
@@ -235,7 +242,7 @@ export class SseStream implements Tickable, TransportOwner {
 
   /** Adds a response header; only before the stream started (throws after). */
   setHeader(name: string, value: string): void {
-    if (this.state !== 'idle')
+    if (this.status !== IDLE)
       throw new TypeError(`ssekit: setHeader("${name}") after the stream started`);
     const extras = this.more();
     extras.headers ??= {};
@@ -244,14 +251,13 @@ export class SseStream implements Tickable, TransportOwner {
 
   /** Commits the headers now (otherwise the first write does). */
   start(): void {
-    if (this.state !== 'idle') return;
+    if (this.status !== IDLE) return;
     if (transport.isGone(this.target)) {
       this.finish('client');
       return;
     }
     this.context.onStart?.();
-    this.state = 'open';
-    this.committed = true;
+    this.status = STARTED;
     const extra = this.extras?.headers;
     transport.commit(
       this.target,
@@ -312,8 +318,8 @@ export class SseStream implements Tickable, TransportOwner {
 
   /** Writes an already-encoded frame (or several joined). The same Buffer may go to many streams. */
   write(frame: Buffer): boolean {
-    if (this.state === 'closed') return false;
-    if (this.state === 'idle') {
+    if (this.closed) return false;
+    if (this.status === IDLE) {
       this.start();
       if (this.closed) return false;
     }
@@ -358,7 +364,7 @@ export class SseStream implements Tickable, TransportOwner {
 
   /** Registers a listener for the one `close`; runs at once if already closed. */
   onClose(listener: CloseListener): void {
-    if (this.closed) notify(listener, this, this.reason!);
+    if (this.closed) notify(listener, this, this.closeReason!);
     else {
       this.closeListeners = withListener(this.closeListeners, listener);
     }
@@ -388,7 +394,7 @@ export class SseStream implements Tickable, TransportOwner {
    * (a refusal), so a subscribe still in flight must not start it.
    */
   discard(): void {
-    if (this.state === 'idle') this.finish('server');
+    if (this.status === IDLE) this.finish('server');
   }
 
   /**
@@ -410,7 +416,7 @@ export class SseStream implements Tickable, TransportOwner {
       final === undefined || Buffer.isBuffer(final)
         ? final
         : encodeEvent(final, this.options.serializer ?? jsonSerializer);
-    if (this.state === 'idle') this.start();
+    if (this.status === IDLE) this.start();
     if (this.closed) return;
     // A slow reader still gets its queue and the final event: bounded by maxQueueBytes plus one frame.
     const pending = [...(this.extras?.queue ?? []), ...(frame ? [frame] : [])];
@@ -533,10 +539,9 @@ export class SseStream implements Tickable, TransportOwner {
   }
 
   private finish(reason: CloseReason): void {
-    if (this.state === 'closed') return;
-    const wasOpen = this.state === 'open';
-    this.state = 'closed';
-    this.reason = reason;
+    if (this.closed) return;
+    const wasOpen = this.status === STARTED;
+    this.status = (this.status & STARTED) | ((CLOSE_REASONS.indexOf(reason) + 1) << 1);
     if (wasOpen && this.period !== undefined) leaveTicker(this.period, this);
     const extras = this.extras;
     if (extras) {
