@@ -176,6 +176,10 @@ export class SseStream implements Tickable, TransportOwner {
   private feeder: unknown;
   /** What most connections never need (a queue, drain, a timed end...), made on first need. */
   private extras: StreamExtras | undefined;
+  /** @internal The shared ticker's links (see ticker.ts). */
+  tickPrev: Tickable | undefined;
+  /** @internal */
+  tickNext: Tickable | undefined;
   constructor(target: SseTarget, options: SseStreamOptions = {}, context: SseStreamContext = {}) {
     this.target = target;
     transport.watchPeer(target, this);
