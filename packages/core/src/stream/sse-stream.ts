@@ -545,7 +545,9 @@ export class SseStream implements Tickable, TransportOwner {
   private finish(reason: CloseReason): void {
     if (this.closed) return;
     const wasOpen = this.status === STARTED;
-    this.status = (this.status & STARTED) | ((CLOSE_REASONS.indexOf(reason) + 1) << 1);
+    // A reason outside the type (from untyped code) still closes the stream, as 'server'.
+    const code = CLOSE_REASONS.indexOf(reason) + 1 || CLOSE_REASONS.indexOf('server') + 1;
+    this.status = (this.status & STARTED) | (code << 1);
     if (wasOpen && this.period !== undefined) leaveTicker(this.period, this);
     const extras = this.extras;
     if (extras) {
