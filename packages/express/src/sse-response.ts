@@ -19,7 +19,8 @@ const STATE = Symbol('ssekit.express');
 
 /**
  * The started, not yet closed streams of one `sse()` middleware: its `close()` ends them. The
- * set itself hears each stream's close, so tracking costs no closure per connection.
+ * response's state (the stream's context) takes each stream out when it closes, so tracking
+ * costs the stream no close listener.
  */
 export class OpenStreams extends Set<SseStream> {
   closing = false;
@@ -37,12 +38,6 @@ export class OpenStreams extends Set<SseStream> {
       return;
     }
     this.add(stream);
-    stream.onClose(this);
-  }
-
-  /** Close listener: forget a stream once it ends. */
-  streamClosed(stream: SseStream): void {
-    this.delete(stream);
   }
 
   /**
@@ -185,6 +180,11 @@ class ResponseState implements SseStreamContext, SessionRouting {
     this.next = undefined;
     const stream = this.api?.stream;
     if (stream) for (const open of this.config.trackers) open.track(stream);
+  }
+
+  onClose(): void {
+    const stream = this.api?.stream;
+    if (stream) for (const open of this.config.trackers) open.delete(stream);
   }
 
   answer(status: number, headers?: Record<string, string>): void {

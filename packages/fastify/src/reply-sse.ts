@@ -33,13 +33,11 @@ import type {
 /** Where a reply keeps its `reply.sse` once made (read by the `sse` getter). */
 export const REPLY_SSE = Symbol('ssekit.replySse');
 
-/** Started, not yet closed streams, with their HTTP/2 session if any: `preClose` ends them. */
-export class OpenStreams extends Map<SseStream, Http2Session | undefined> {
-  /** Close listener: forget a stream once it ends. */
-  streamClosed(stream: SseStream): void {
-    this.delete(stream);
-  }
-}
+/**
+ * Started, not yet closed streams, with their HTTP/2 session if any: `preClose` ends them. The
+ * reply's state (the stream's context) takes each stream out when it closes.
+ */
+export class OpenStreams extends Map<SseStream, Http2Session | undefined> {}
 
 /** What one plugin registration shares with the replies of its routes. */
 export interface PluginState {
@@ -118,10 +116,12 @@ class ReplyState implements SseStreamContext, SessionRouting {
     reply.hijack();
     const raw = reply.raw as ServerResponse | Http2ServerResponse;
     plugin.open.set(stream, 'stream' in raw ? raw.stream.session : undefined);
-    // The map itself hears the close: no closure per stream.
-    stream.onClose(plugin.open);
     // Deferred: closing a stream inside its own start() would re-enter it.
     if (plugin.closing) queueMicrotask(() => stream.shutdown(plugin.finalEvent));
+  }
+
+  onClose(): void {
+    this.plugin.open.delete(this.stream);
   }
 
   answer(status: number, headers?: Record<string, string>): void {

@@ -96,15 +96,16 @@ export class FanOut {
 
   /** Queues live events for a client whose replay is still being read; bounded like its queue. */
   private hold(sub: Subscription, events: StoredEvent[]): void {
-    for (const event of events) sub.backlogBytes += event.frame.length;
-    if (sub.backlogBytes > sub.stream.queueLimit) {
+    const backlog = sub.backlog!;
+    for (const event of events) backlog.bytes += event.frame.length;
+    if (backlog.bytes > sub.stream.queueLimit) {
       // Like any overflow: the client reconnects and resumes from the replay buffer.
-      sub.backlog = undefined;
+      backlog.events = undefined;
       sub.stream.overflowed();
       return;
     }
-    if (sub.backlog) sub.backlog.push(...events);
-    else sub.backlog = events;
+    if (backlog.events) backlog.events.push(...events);
+    else backlog.events = events;
   }
 
   private enqueue(event: StoredEvent): void {

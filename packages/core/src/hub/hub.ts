@@ -16,7 +16,7 @@ import {
 import { MemoryStore } from '../store/memory-store.js';
 import type { RunRecord } from '../store/runs.js';
 import type { ChannelGap, EventStore, ReplayResult } from '../store/store.js';
-import type { CloseReason, SseStream } from '../stream/sse-stream.js';
+import type { CloseListener, CloseReason, SseStream } from '../stream/sse-stream.js';
 import { encodeEvent, encodeEventBody, jsonSerializer } from '../wire/encode.js';
 import { assertChannel, channelNames } from './channel-names.js';
 import { FanOut } from './fan-out.js';
@@ -244,11 +244,11 @@ export class Hub<Events extends EventMap = EventMap> {
       }
       throw error;
     }
-    this.track(stream);
     const end = options.endOn ? { on: new Set(options.endOn), frame: options.endFrame } : undefined;
     const sub = new Subscription(this, stream, names, options.filter, end);
     sub.limitKey = limitKey;
-    stream.onClose(sub);
+    // The subscription hears the close for the hub too: one listener per stream, not two.
+    if (!this.trackWith(stream, sub)) stream.onClose(sub);
     let result: ReplayResult;
     const lastEventId = options.lastEventId ?? stream.lastEventId;
     try {
@@ -291,10 +291,9 @@ export class Hub<Events extends EventMap = EventMap> {
     }
     sub.skipUpTo = replay.length > 0 ? replay[replay.length - 1]!.seq : result.headSeq;
     // A store may deliver a channel it just started reading after newer events of others.
-    const backlog = (sub.backlog ?? []).filter((e) => sub.wants(e)).sort((a, b) => a.seq - b.seq);
+    const held = sub.backlog?.events ?? [];
+    const backlog = held.filter((e) => sub.wants(e)).sort((a, b) => a.seq - b.seq);
     sub.backlog = undefined;
-    sub.backlogBytes = 0;
-    sub.live = true;
     if (backlog.length > 0) this.fanOut.writeEvents(sub, backlog);
   }
 
@@ -402,17 +401,26 @@ export class Hub<Events extends EventMap = EventMap> {
 
   /** Lets `close()` end this stream too, even if it never subscribes (e.g. a piped AI stream). */
   track(stream: SseStream): void {
+    this.trackWith(stream, this);
+  }
+
+  /**
+   * Tracks `stream`, with `listener` told of its close (it must call `streamClosed`). True when
+   * it was added now, false when it was tracked already (or not tracked: closing, sent away).
+   */
+  private trackWith(stream: SseStream, listener: CloseListener): boolean {
     if (this.closing) {
       // A stream that was still subscribing when the hub closed gets the final event too.
       stream.shutdown(this.finalFrame);
-      return;
+      return false;
     }
-    if (this.streams.has(stream) || this.sentAway.has(stream)) return;
+    if (this.streams.has(stream) || this.sentAway.has(stream)) return false;
     this.streams.add(stream);
     this.counters.streamsOpened++;
     if (DIAGNOSTICS.streamOpen.hasSubscribers)
       DIAGNOSTICS.streamOpen.publish({ stream } satisfies StreamOpenMessage);
-    stream.onClose(this);
+    stream.onClose(listener);
+    return true;
   }
 
   /** @internal A tracked stream closed. */
@@ -423,8 +431,9 @@ export class Hub<Events extends EventMap = EventMap> {
       DIAGNOSTICS.streamClose.publish({ stream, reason } satisfies StreamCloseMessage);
   }
 
-  /** @internal A subscribed stream closed: drop its subscription. */
-  subscriptionClosed(sub: Subscription, _reason: CloseReason): void {
+  /** @internal A subscribed stream closed: untrack it (if not already) and drop its subscription. */
+  subscriptionClosed(sub: Subscription, reason: CloseReason): void {
+    this.streamClosed(sub.stream, reason);
     this.remove(sub);
   }
 

@@ -8,29 +8,60 @@ export interface SubscriptionEnd {
   frame: Buffer | undefined;
 }
 
+/** Live events held for a subscription while its replay is read. */
+export interface Backlog {
+  /** Undefined once the backlog overflowed (the stream is closing). */
+  events: StoredEvent[] | undefined;
+  bytes: number;
+}
+
+/** A subscription's rarely used parts: a filter, or events that end the stream (a run's). */
+interface Selection {
+  readonly filter: ((event: EventMeta) => boolean) | undefined;
+  readonly end: SubscriptionEnd | undefined;
+}
+
+/**
+ * Eight fields, as one is held per idle connection: one channel is its name (several, a Set),
+ * the filter and the end share one object made only when there is one, and the backlog exists
+ * only until the subscription is live.
+ */
 export class Subscription {
   /** Replayed or queued up to this seq: live events at or below it are duplicates. */
   skipUpTo = 0;
-  live = false;
-  /** Live events held while the replay is read; made only when one arrives meanwhile. */
-  backlog: StoredEvent[] | undefined;
-  backlogBytes = 0;
+  /** Until live: the live events held while the replay is read. Undefined once live. */
+  backlog: Backlog | undefined = { events: undefined, bytes: 0 };
   mark = 0;
   /** The limit key this subscription counts against, until it ends. */
   limitKey: string | undefined;
-  readonly channelSet: Set<string> | undefined;
-  /** Single channel, no filter, no end: takes the shared joined Buffer as is. */
-  readonly simple: boolean;
+  private readonly names: string | ReadonlySet<string>;
+  private readonly selection: Selection | undefined;
   constructor(
     readonly hub: { subscriptionClosed(sub: Subscription, reason: CloseReason): void },
     readonly stream: SseStream,
-    readonly channels: string[],
-    readonly filter: ((event: EventMeta) => boolean) | undefined,
+    channels: readonly string[],
+    filter: ((event: EventMeta) => boolean) | undefined,
     /** Event types after which the stream ends (a run's terminal events), and what replaces them. */
-    readonly end: SubscriptionEnd | undefined,
+    end: SubscriptionEnd | undefined,
   ) {
-    this.channelSet = channels.length > 1 ? new Set(channels) : undefined;
-    this.simple = channels.length === 1 && !filter && !end;
+    this.names = channels.length === 1 ? channels[0]! : new Set(channels);
+    this.selection = filter || end ? { filter, end } : undefined;
+  }
+
+  get live(): boolean {
+    return this.backlog === undefined;
+  }
+  /** Single channel, no filter, no end: takes the shared joined Buffer as is. */
+  get simple(): boolean {
+    return this.selection === undefined && typeof this.names === 'string';
+  }
+  get filter(): ((event: EventMeta) => boolean) | undefined {
+    return this.selection?.filter;
+  }
+  /** The channels, in no particular order. */
+  get channels(): Iterable<string> {
+    const names = this.names;
+    return typeof names === 'string' ? [names] : names;
   }
 
   /**
@@ -38,7 +69,7 @@ export class Subscription {
    * The ending event is written as is, or replaced by `end.frame` (e.g. OpenAI's `data: [DONE]`).
    */
   cut(events: StoredEvent[]): { frames: StoredEvent[]; ends: boolean } {
-    const end = this.end;
+    const end = this.selection?.end;
     if (!end) return { frames: events, ends: false };
     const at = events.findIndex((e) => e.event !== undefined && end.on.has(e.event));
     if (at < 0) return { frames: events, ends: false };
@@ -52,11 +83,11 @@ export class Subscription {
   }
   wants(event: StoredEvent): boolean {
     if (event.seq <= this.skipUpTo) return false;
-    if (this.channelSet ? !this.channelSet.has(event.channel) : event.channel !== this.channels[0])
+    const names = this.names;
+    if (typeof names === 'string' ? event.channel !== names : !names.has(event.channel))
       return false;
-    return (
-      !this.filter || this.filter({ channel: event.channel, id: event.id, event: event.event })
-    );
+    const filter = this.selection?.filter;
+    return !filter || filter({ channel: event.channel, id: event.id, event: event.event });
   }
 }
 

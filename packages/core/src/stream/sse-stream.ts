@@ -18,7 +18,8 @@ import { sseHeaders } from './headers.js';
 import { errorKey, limitedLog } from './log-limit.js';
 import { type PipeOptions, pipeSource } from './pipe.js';
 import { joinTicker, leaveTicker, type Tickable } from './ticker.js';
-import { type SseTarget, type Transport, type TransportOwner, transportFor } from './transport.js';
+import type { SseTarget, TransportOwner } from './transport.js';
+import * as transport from './transport.js';
 
 /** Why a stream closed: the client left, the server closed it, it overflowed or timed out, or its source failed. */
 export type CloseReason = 'client' | 'server' | 'overflow' | 'timeout' | 'error';
@@ -72,6 +73,11 @@ export interface SseStreamContext {
   hub?: StreamTracker;
   /** Called once, just before headers are committed (Fastify hijacks the reply here). */
   onStart?: () => void;
+  /**
+   * Called once when the stream closes, after its close listeners. A close listener that costs
+   * the stream nothing: the adapter's per-response object is the context already.
+   */
+  onClose?: (reason: CloseReason) => void;
   /** Errors after the stream started, for this stream; wins over the `onError` option. */
   onError?: (error: unknown) => void;
 }
@@ -88,6 +94,10 @@ export const DEFAULT_UNAVAILABLE_RETRY_MS = 5_000;
 export const DEFAULT_REJOIN_RETRY_MS = 1_000;
 
 const HEARTBEAT = encodeComment('');
+/** `status` values: not started and not closed; started (bit 0), with a close reason above it. */
+const IDLE = 0;
+const STARTED = 1;
+const CLOSE_REASONS: readonly CloseReason[] = ['client', 'server', 'overflow', 'timeout', 'error'];
 const CLOSED = Symbol('closed');
 
 /** Without a handler: one line (rate-limited, see log-limit.ts) on the console. */
@@ -109,40 +119,72 @@ function notify(listener: CloseListener, stream: SseStream, reason: CloseReason)
   else listener.streamClosed(stream, reason);
 }
 
+/**
+ * Adds a listener without growing an array: a push would give an empty array 17 slots, on every
+ * connection. One listener is kept as is, several in an array of exactly their number.
+ */
+function withListener(
+  current: CloseListener | CloseListener[] | undefined,
+  listener: CloseListener,
+): CloseListener | CloseListener[] {
+  if (current === undefined) return listener;
+  if (!Array.isArray(current)) return [current, listener];
+  const next = new Array<CloseListener>(current.length + 1);
+  for (let i = 0; i < current.length; i++) next[i] = current[i]!;
+  next[current.length] = listener;
+  return next;
+}
+
+/**
+ * A stream's rarely used state, in one object made on first need: an idle connection that never
+ * falls behind, waits or ends at a set time pays one field for all of it.
+ */
+class StreamExtras {
+  queue: Buffer[] | undefined = undefined;
+  queued = 0;
+  /** When the peer fell behind (0: it is not). */
+  waitingSince = 0;
+  drainWaiters: Array<() => void> | undefined = undefined;
+  drainHooked = false;
+  controller: AbortController | undefined = undefined;
+  closedPromise: Promise<typeof CLOSED> | undefined = undefined;
+  /** The timer of `endAt` (rotation, drain, expiring authorization) and its time. */
+  endTimer: NodeJS.Timeout | undefined = undefined;
+  endTime = 0;
+  /** Headers added with `setHeader` before the stream started. */
+  headers: Record<string, string> | undefined = undefined;
+}
+
+function releaseWaiters(extras: StreamExtras): void {
+  const waiters = extras.drainWaiters;
+  extras.drainWaiters = undefined;
+  if (waiters) for (const resolve of waiters) resolve();
+}
+
 export class SseStream implements Tickable, TransportOwner {
-  /** The client's Last-Event-ID (header, else `lastEventId` query), if valid. */
-  readonly lastEventId: string | undefined;
-  private readonly transport: Transport;
+  private readonly target: SseTarget;
   private readonly options: SseStreamOptions;
   private readonly context: SseStreamContext;
   private readonly period: number | undefined;
-  private state: 'idle' | 'open' | 'closed' = 'idle';
-  private reason: CloseReason | undefined;
-  private committed = false;
-  // Allocated only when needed: most connections never queue, drain or wait.
-  private queue: Buffer[] | undefined;
-  private queued = 0;
-  private waitingSince = 0;
-  private wroteSinceTick = false;
-  /** Ticks in a row without a write; the shared tick may be faster than the heartbeat. */
+  /** Bit 0: the headers were sent; above it, the close reason's index + 1 (0 while open). */
+  private status = 0;
+  /** Ticks in a row without a write (-1: written since the last tick); the shared tick may be faster than the heartbeat. */
   private idleTicks = 0;
-  private controller: AbortController | undefined;
-  private closeListeners: Array<CloseListener> | undefined;
-  private closedPromise: Promise<typeof CLOSED> | undefined;
-  private drainWaiters: Array<() => void> | undefined;
-  private drainHooked = false;
+  /** One listener as is, several in an exact-size array (most streams have one or two). */
+  private closeListeners: CloseListener | CloseListener[] | undefined;
   /** Who feeds this stream (the hub's subscription or run): one feed per stream. */
   private feeder: unknown;
-  /** The timer of `endAt` (rotation, drain, expiring authorization), when one is set. */
-  private timedEnd: { timer: NodeJS.Timeout; at: number } | undefined;
-  /** Headers added with `setHeader` before the stream started. */
-  private extraHeaders: Record<string, string> | undefined;
-
+  /** What most connections never need (a queue, drain, a timed end...), made on first need. */
+  private extras: StreamExtras | undefined;
+  /** @internal The shared ticker's links (see ticker.ts). */
+  tickPrev: Tickable | undefined;
+  /** @internal */
+  tickNext: Tickable | undefined;
   constructor(target: SseTarget, options: SseStreamOptions = {}, context: SseStreamContext = {}) {
-    this.transport = transportFor(target, this);
+    this.target = target;
+    transport.watchPeer(target, this);
     this.options = options;
     this.context = context;
-    this.lastEventId = context.request ? lastEventIdFrom(context.request) : undefined;
     const heartbeat = options.heartbeat ?? DEFAULT_HEARTBEAT_MS;
     const timeout = options.writeTimeout ?? DEFAULT_WRITE_TIMEOUT_MS;
     // Half the heartbeat: the shared timer's phase is not the stream's, and ticking twice per
@@ -156,6 +198,13 @@ export class SseStream implements Tickable, TransportOwner {
     this.period = periods.length > 0 ? Math.min(...periods) : undefined;
   }
 
+  /** The client's Last-Event-ID (header, else `lastEventId` query), if valid. */
+  get lastEventId(): string | undefined {
+    // Read when asked (once or twice per stream) rather than kept in a field on every stream.
+    const request = this.context.request;
+    return request ? lastEventIdFrom(request) : undefined;
+  }
+
   /** A HEAD request: starting sends the headers and ends the stream at once. */
   get isHead(): boolean {
     return this.context.request?.method === 'HEAD';
@@ -163,25 +212,26 @@ export class SseStream implements Tickable, TransportOwner {
 
   /** True once headers were sent. */
   get started(): boolean {
-    return this.committed;
+    return (this.status & STARTED) !== 0;
   }
   get closed(): boolean {
-    return this.state === 'closed';
+    return this.status > STARTED;
   }
   get closeReason(): CloseReason | undefined {
-    return this.reason;
+    return this.status > STARTED ? CLOSE_REASONS[(this.status >> 1) - 1] : undefined;
   }
   /** Bytes waiting for the client to read. */
   get queuedBytes(): number {
-    return this.queued;
+    return this.extras?.queued ?? 0;
   }
   /** Aborts when the stream closes, for whatever reason. Hand it to producers. */
   get signal(): AbortSignal {
-    if (!this.controller) {
-      this.controller = new AbortController();
-      if (this.closed) this.controller.abort(this.reason);
+    const extras = this.more();
+    if (!extras.controller) {
+      extras.controller = new AbortController();
+      if (this.closed) extras.controller.abort(this.closeReason);
     }
-    return this.controller.signal;
+    return extras.controller.signal;
   }
 
   /**
@@ -196,28 +246,28 @@ export class SseStream implements Tickable, TransportOwner {
 
   /** Adds a response header; only before the stream started (throws after). */
   setHeader(name: string, value: string): void {
-    if (this.state !== 'idle')
+    if (this.status !== IDLE)
       throw new TypeError(`ssekit: setHeader("${name}") after the stream started`);
-    this.extraHeaders ??= {};
-    this.extraHeaders[name] = value;
+    const extras = this.more();
+    extras.headers ??= {};
+    extras.headers[name] = value;
   }
 
   /** Commits the headers now (otherwise the first write does). */
   start(): void {
-    if (this.state !== 'idle') return;
-    if (this.transport.gone) {
+    if (this.status !== IDLE) return;
+    if (transport.isGone(this.target)) {
       this.finish('client');
       return;
     }
     this.context.onStart?.();
-    this.state = 'open';
-    this.committed = true;
-    this.transport.commit(
+    this.status = STARTED;
+    const extra = this.extras?.headers;
+    transport.commit(
+      this.target,
       sseHeaders(
-        this.transport.isHttp1,
-        this.extraHeaders
-          ? { ...this.options.headers, ...this.extraHeaders }
-          : this.options.headers,
+        transport.isHttp1(this.target),
+        extra ? { ...this.options.headers, ...extra } : this.options.headers,
       ),
     );
     // Every started stream, subscribed or not (e.g. a piped AI answer), ends with hub.close().
@@ -242,12 +292,14 @@ export class SseStream implements Tickable, TransportOwner {
    * rotation, drain and authorization that expires.
    */
   endAt(time: number): void {
-    if (this.closed || (this.timedEnd && time >= this.timedEnd.at)) return;
-    if (this.timedEnd) clearTimeout(this.timedEnd.timer);
+    const extras = this.extras;
+    if (this.closed || (extras?.endTimer && time >= extras.endTime)) return;
+    if (extras?.endTimer) clearTimeout(extras.endTimer);
     const timer = setTimeout(() => this.rejoin(), Math.max(0, time - Date.now()));
     timer.unref();
-    // One object, made only for streams that end at a time (most never do).
-    this.timedEnd = { timer, at: time };
+    const more = this.more();
+    more.endTimer = timer;
+    more.endTime = time;
   }
 
   /** Ends the stream with a `retry:` hint for a client that should come back at once. */
@@ -270,14 +322,14 @@ export class SseStream implements Tickable, TransportOwner {
 
   /** Writes an already-encoded frame (or several joined). The same Buffer may go to many streams. */
   write(frame: Buffer): boolean {
-    if (this.state === 'closed') return false;
-    if (this.state === 'idle') {
+    if (this.closed) return false;
+    if (this.status === IDLE) {
       this.start();
       if (this.closed) return false;
     }
-    this.wroteSinceTick = true;
-    if (this.queued > 0 || this.waitingSince !== 0) return this.enqueue(frame);
-    if (!this.transport.write(frame)) this.stall();
+    this.idleTicks = -1;
+    if (this.behind()) return this.enqueue(frame);
+    if (!transport.write(this.target, frame)) this.stall();
     return true;
   }
 
@@ -297,28 +349,28 @@ export class SseStream implements Tickable, TransportOwner {
 
   /** Resolves when the queue is empty again, or the stream closed. */
   drained(): Promise<void> {
-    if (this.closed || (this.queued === 0 && this.waitingSince === 0)) return Promise.resolve();
+    if (this.closed || !this.behind()) return Promise.resolve();
+    const extras = this.more();
     return new Promise((resolve) => {
-      this.drainWaiters ??= [];
-      this.drainWaiters.push(resolve);
+      extras.drainWaiters ??= [];
+      extras.drainWaiters.push(resolve);
     });
   }
 
   /** Resolves when the stream closes. */
   whenClosed(): Promise<typeof CLOSED> {
-    this.closedPromise ??= this.closed
+    const extras = this.more();
+    extras.closedPromise ??= this.closed
       ? Promise.resolve(CLOSED)
       : new Promise((resolve) => this.onClose(() => resolve(CLOSED)));
-    return this.closedPromise;
+    return extras.closedPromise;
   }
 
   /** Registers a listener for the one `close`; runs at once if already closed. */
   onClose(listener: CloseListener): void {
-    if (this.closed) notify(listener, this, this.reason!);
+    if (this.closed) notify(listener, this, this.closeReason!);
     else {
-      // Exact-size arrays: a push would grow an empty array to 17 slots, on every connection.
-      const listeners = this.closeListeners;
-      this.closeListeners = listeners ? [...listeners, listener] : [listener];
+      this.closeListeners = withListener(this.closeListeners, listener);
     }
   }
 
@@ -346,7 +398,7 @@ export class SseStream implements Tickable, TransportOwner {
    * (a refusal), so a subscribe still in flight must not start it.
    */
   discard(): void {
-    if (this.state === 'idle') this.finish('server');
+    if (this.status === IDLE) this.finish('server');
   }
 
   /**
@@ -368,14 +420,14 @@ export class SseStream implements Tickable, TransportOwner {
       final === undefined || Buffer.isBuffer(final)
         ? final
         : encodeEvent(final, this.options.serializer ?? jsonSerializer);
-    if (this.state === 'idle') this.start();
+    if (this.status === IDLE) this.start();
     if (this.closed) return;
     // A slow reader still gets its queue and the final event: bounded by maxQueueBytes plus one frame.
-    const pending = [...(this.queue ?? []), ...(frame ? [frame] : [])];
-    let stalled = this.waitingSince !== 0;
+    const pending = [...(this.extras?.queue ?? []), ...(frame ? [frame] : [])];
+    let stalled = (this.extras?.waitingSince ?? 0) !== 0;
     this.finish(reason);
-    for (const chunk of pending) if (!this.transport.write(chunk)) stalled = true;
-    this.transport.end(closeConnection);
+    for (const chunk of pending) if (!transport.write(this.target, chunk)) stalled = true;
+    transport.end(this.target, closeConnection);
     if (stalled) this.reapIfStalled();
   }
 
@@ -383,76 +435,73 @@ export class SseStream implements Tickable, TransportOwner {
   tick(now: number): void {
     if (this.closed) return;
     const timeout = this.options.writeTimeout ?? DEFAULT_WRITE_TIMEOUT_MS;
-    if (this.waitingSince !== 0 && timeout !== false && now - this.waitingSince >= timeout) {
+    const waitingSince = this.extras?.waitingSince ?? 0;
+    if (waitingSince !== 0 && timeout !== false && now - waitingSince >= timeout) {
       this.abort('timeout');
       return;
     }
     const heartbeat = this.options.heartbeat ?? DEFAULT_HEARTBEAT_MS;
-    this.idleTicks = this.wroteSinceTick ? 0 : this.idleTicks + 1;
-    this.wroteSinceTick = false;
+    // A write since the last tick left -1 here: the count starts again at 0.
+    this.idleTicks++;
     // idleTicks whole periods passed without a write, so the silence is at least idleTicks and
     // less than idleTicks + 1 periods: send once the next tick could be a whole interval late.
     const period = this.period ?? 0;
-    if (
-      heartbeat !== false &&
-      this.waitingSince === 0 &&
-      (this.idleTicks + 1) * period >= heartbeat
-    ) {
+    if (heartbeat !== false && waitingSince === 0 && (this.idleTicks + 1) * period >= heartbeat) {
       this.write(HEARTBEAT);
-      this.wroteSinceTick = false;
       this.idleTicks = 0;
     }
   }
 
   /** The peer is behind: queue from now on, and listen for 'drain' (hooked once, on first need). */
   private stall(): void {
-    this.waitingSince = Date.now();
-    if (this.drainHooked) return;
-    this.drainHooked = true;
-    this.transport.watchDrain();
+    const extras = this.more();
+    extras.waitingSince = Date.now();
+    if (extras.drainHooked) return;
+    extras.drainHooked = true;
+    transport.watchDrain(this.target, this);
   }
 
   private enqueue(frame: Buffer): boolean {
-    if (this.queued + frame.length > this.queueLimit) {
+    const extras = this.more();
+    if (extras.queued + frame.length > this.queueLimit) {
       if ((this.options.overflow ?? 'close') === 'drop') return false;
       this.abort('overflow');
       return false;
     }
-    this.queue ??= [];
-    this.queue.push(frame);
-    this.queued += frame.length;
+    extras.queue ??= [];
+    extras.queue.push(frame);
+    extras.queued += frame.length;
     return true;
   }
 
   private flushQueue(): void {
-    if (this.closed) return;
-    this.waitingSince = 0;
-    const queue = this.queue;
+    const extras = this.extras;
+    if (this.closed || !extras) return;
+    extras.waitingSince = 0;
+    const queue = extras.queue;
     if (queue && queue.length > 0) {
       // Each queued frame as it is: they are Buffers shared with every other client, and joining
       // them would copy the backlog once per client (Node hands the writes to one writev).
-      this.queue = undefined;
-      this.queued = 0;
+      extras.queue = undefined;
+      extras.queued = 0;
       let drained = true;
-      for (const frame of queue) drained = this.transport.write(frame);
+      for (const frame of queue) drained = transport.write(this.target, frame);
       if (!drained) {
         this.stall();
         return;
       }
     }
-    const waiters = this.drainWaiters;
-    this.drainWaiters = undefined;
-    if (waiters) for (const resolve of waiters) resolve();
+    releaseWaiters(extras);
   }
 
   /** After close, drops a peer that still has not read what is left within the write timeout. */
   private reapIfStalled(): void {
     const timeout = this.options.writeTimeout ?? DEFAULT_WRITE_TIMEOUT_MS;
     if (timeout === false) return;
-    const timer = setTimeout(() => this.transport.destroy(), timeout);
+    const timer = setTimeout(() => transport.destroy(this.target), timeout);
     timer.unref();
     // 'close' fires once everything was flushed, before a keep-alive socket can be reused.
-    this.transport.on('close', () => clearTimeout(timer));
+    transport.onTarget(this.target, 'close', () => clearTimeout(timer));
   }
 
   /** @internal The transport's peer left (or the response finished). */
@@ -490,30 +539,49 @@ export class SseStream implements Tickable, TransportOwner {
   /** Drops the connection without flushing: for peers that stopped reading. */
   private abort(reason: CloseReason): void {
     this.finish(reason);
-    this.transport.destroy();
+    transport.destroy(this.target);
   }
 
   private finish(reason: CloseReason): void {
-    if (this.state === 'closed') return;
-    const wasOpen = this.state === 'open';
-    this.state = 'closed';
-    this.reason = reason;
-    this.queue = undefined;
-    this.queued = 0;
+    if (this.closed) return;
+    const wasOpen = this.status === STARTED;
+    // A reason outside the type (from untyped code) still closes the stream, as 'server'.
+    const code = CLOSE_REASONS.indexOf(reason) + 1 || CLOSE_REASONS.indexOf('server') + 1;
+    this.status = (this.status & STARTED) | (code << 1);
     if (wasOpen && this.period !== undefined) leaveTicker(this.period, this);
-    if (this.timedEnd) clearTimeout(this.timedEnd.timer);
-    this.controller?.abort(reason);
-    const listeners = this.closeListeners ?? [];
-    this.closeListeners = undefined;
-    for (const listener of listeners) {
-      try {
-        notify(listener, this, reason);
-      } catch (error) {
-        this.reportError(error);
-      }
+    const extras = this.extras;
+    if (extras) {
+      extras.queue = undefined;
+      extras.queued = 0;
+      if (extras.endTimer) clearTimeout(extras.endTimer);
+      extras.controller?.abort(reason);
     }
-    const waiters = this.drainWaiters;
-    this.drainWaiters = undefined;
-    if (waiters) for (const resolve of waiters) resolve();
+    const listeners = this.closeListeners;
+    this.closeListeners = undefined;
+    if (Array.isArray(listeners)) for (const listener of listeners) this.tell(listener, reason);
+    else if (listeners) this.tell(listeners, reason);
+    // Called as a method, so a context object can implement it.
+    const context = this.context;
+    if (context.onClose) this.tell((why) => context.onClose?.(why), reason);
+    if (extras) releaseWaiters(extras);
+  }
+
+  private tell(listener: CloseListener, reason: CloseReason): void {
+    try {
+      notify(listener, this, reason);
+    } catch (error) {
+      this.reportError(error);
+    }
+  }
+
+  /** True while the peer is behind (frames queue up). */
+  private behind(): boolean {
+    const extras = this.extras;
+    return extras !== undefined && (extras.queued > 0 || extras.waitingSince !== 0);
+  }
+
+  private more(): StreamExtras {
+    this.extras ??= new StreamExtras();
+    return this.extras;
   }
 }

@@ -1,26 +1,12 @@
 /**
  * The few things a stream needs from Node's response objects, for HTTP/1 `ServerResponse`,
- * HTTP/2 `Http2ServerResponse` (compatibility API) and a raw `ServerHttp2Stream`.
+ * HTTP/2 `Http2ServerResponse` (compatibility API) and a raw `ServerHttp2Stream`. Functions of
+ * the target rather than a wrapper object: an idle connection holds the target and no wrapper.
  */
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Http2ServerResponse, ServerHttp2Stream } from 'node:http2';
 
 export type SseTarget = ServerResponse | Http2ServerResponse | ServerHttp2Stream;
-
-export interface Transport {
-  /** Sends status and headers at once. `headers` are the SSE ones; the app's own are kept. */
-  commit(headers: Record<string, string>): void;
-  write(chunk: Buffer): boolean;
-  /** Ends the response; with `closeConnection`, also its HTTP/1 connection (for shutdown). */
-  end(closeConnection: boolean): void;
-  destroy(): void;
-  /** True when the peer is gone or the response is already finished. */
-  readonly gone: boolean;
-  readonly isHttp1: boolean;
-  on(event: 'drain' | 'close', listener: () => void): void;
-  /** Starts telling the owner about 'drain' (only streams that ever fall behind need it). */
-  watchDrain(): void;
-}
 
 /** Who hears that the peer left or drained: the stream, without a closure per connection. */
 export interface TransportOwner {
@@ -30,14 +16,25 @@ export interface TransportOwner {
 
 const OWNER = Symbol('ssekit.owner');
 type Owned = { [OWNER]?: TransportOwner };
+/** What every target is, as far as listening and writing go. */
+type Emitter = NodeJS.EventEmitter & Owned & { write(chunk: Buffer): boolean };
 
 // Shared listener: Node calls it with the emitter as `this`, which carries its owner.
 function onPeerClose(this: Owned): void {
   this[OWNER]?.peerClosed();
 }
 
-/** Tells `owner` when `emitter` closes: a shared listener for the first owner, a closure after. */
-function watchClose(emitter: NodeJS.EventEmitter & Owned, owner: TransportOwner): void {
+function isRawStream(target: SseTarget): target is ServerHttp2Stream {
+  return typeof (target as ServerHttp2Stream).respond === 'function';
+}
+
+const ignore = (): void => {};
+
+/** Starts telling `owner` when the peer leaves: a shared listener for the first owner, a closure after. */
+export function watchPeer(target: SseTarget, owner: TransportOwner): void {
+  const emitter = target as Emitter;
+  // A peer that vanishes mid-write surfaces as an 'error' here; 'close' already reports it.
+  emitter.on('error', ignore);
   if (emitter[OWNER] === undefined) {
     emitter[OWNER] = owner;
     emitter.on('close', onPeerClose);
@@ -47,98 +44,67 @@ function watchClose(emitter: NodeJS.EventEmitter & Owned, owner: TransportOwner)
   }
 }
 
-function isRawStream(target: SseTarget): target is ServerHttp2Stream {
-  return typeof (target as ServerHttp2Stream).respond === 'function';
+/** Starts telling `owner` about 'drain' (only streams that ever fall behind need it). */
+export function watchDrain(target: SseTarget, owner: TransportOwner): void {
+  // A closure, not a shared listener: compression re-emits 'drain' from its zlib stream, so
+  // `this` is not the response there. Only streams that ever stall pay for it.
+  (target as Emitter).on('drain', () => owner.peerDrained());
 }
 
-const ignore = (): void => {};
-
-class ResponseTransport implements Transport {
-  readonly isHttp1: boolean;
-  constructor(
-    private readonly res: ServerResponse | Http2ServerResponse,
-    private readonly owner: TransportOwner,
-  ) {
-    // A peer that vanishes mid-write surfaces as an 'error' here; 'close' already reports it.
-    res.on('error', ignore);
-    watchClose(res, owner);
-    this.isHttp1 = !('stream' in res);
-  }
-  watchDrain(): void {
-    // A closure, not the shared listener: compression re-emits 'drain' from its zlib stream,
-    // so `this` is not the response there. Only streams that ever stall pay for it.
-    this.res.on('drain', () => this.owner.peerDrained());
-  }
-  get gone(): boolean {
-    const res = this.res;
-    return res.writableEnded || res.destroyed || (res.socket?.destroyed ?? true);
-  }
-  commit(headers: Record<string, string>): void {
-    const res = this.res as ServerResponse;
-    // writeHead merges these over headers the app set earlier, and builds no header map when
-    // there are none (about 0.5 KB per idle connection).
-    res.writeHead(200, headers);
-    if (typeof res.flushHeaders === 'function') res.flushHeaders();
-    // Each frame should leave at once rather than wait for Nagle's algorithm.
-    // Injected requests (light-my-request, Fastify's inject) have a socket stand-in without it.
-    if (this.isHttp1 && typeof res.socket?.setNoDelay === 'function') res.socket.setNoDelay(true);
-  }
-  write(chunk: Buffer): boolean {
-    return (this.res as ServerResponse).write(chunk);
-  }
-  end(closeConnection: boolean): void {
-    // On shutdown, close the connection once the last chunk is out: an idle keep-alive socket
-    // would keep server.close() waiting. Otherwise keep it: a client may reuse it.
-    // (Listen for 'finish' rather than pass a callback: compression's res.end takes no callback.)
-    const socket = closeConnection && this.isHttp1 ? this.res.socket : null;
-    if (socket) this.res.once('finish', () => socket.end());
-    this.res.end();
-  }
-  destroy(): void {
-    if ('stream' in this.res) this.res.stream.close();
-    else this.res.destroy();
-  }
-  on(event: 'drain' | 'close', listener: () => void): void {
-    this.res.on(event, listener);
-  }
+/** Listens for 'close' (or 'drain') on the target. */
+export function onTarget(target: SseTarget, event: 'drain' | 'close', listener: () => void): void {
+  (target as Emitter).on(event, listener);
 }
 
-class Http2StreamTransport implements Transport {
-  readonly isHttp1 = false;
-  constructor(
-    private readonly stream: ServerHttp2Stream,
-    private readonly owner: TransportOwner,
-  ) {
-    stream.on('error', ignore);
-    watchClose(stream, owner);
-  }
-  watchDrain(): void {
-    this.stream.on('drain', () => this.owner.peerDrained());
-  }
-  get gone(): boolean {
-    return this.stream.destroyed || this.stream.closed || this.stream.writableEnded;
-  }
-  commit(headers: Record<string, string>): void {
+/** True when the peer is gone or the response is already finished. */
+export function isGone(target: SseTarget): boolean {
+  if (isRawStream(target)) return target.destroyed || target.closed || target.writableEnded;
+  return target.writableEnded || target.destroyed || (target.socket?.destroyed ?? true);
+}
+
+/** HTTP/1, where a connection header is allowed (HTTP/2 forbids connection-specific headers). */
+export function isHttp1(target: SseTarget): boolean {
+  return !isRawStream(target) && !('stream' in target);
+}
+
+/** Sends status and headers at once. `headers` are the SSE ones; the app's own are kept. */
+export function commit(target: SseTarget, headers: Record<string, string>): void {
+  if (isRawStream(target)) {
     const out: OutgoingHttpHeaders = { ':status': 200 };
     for (const [name, value] of Object.entries(headers)) out[name.toLowerCase()] = value;
-    this.stream.respond(out);
+    target.respond(out);
+    return;
   }
-  write(chunk: Buffer): boolean {
-    return this.stream.write(chunk);
-  }
-  end(): void {
-    this.stream.end();
-  }
-  destroy(): void {
-    this.stream.close();
-  }
-  on(event: 'drain' | 'close', listener: () => void): void {
-    this.stream.on(event, listener);
-  }
+  const res = target as ServerResponse;
+  // writeHead merges these over headers the app set earlier, and builds no header map when
+  // there are none (about 0.5 KB per idle connection).
+  res.writeHead(200, headers);
+  if (typeof res.flushHeaders === 'function') res.flushHeaders();
+  // Each frame should leave at once rather than wait for Nagle's algorithm.
+  // Injected requests (light-my-request, Fastify's inject) have a socket stand-in without it.
+  if (isHttp1(target) && typeof res.socket?.setNoDelay === 'function') res.socket.setNoDelay(true);
 }
 
-export function transportFor(target: SseTarget, owner: TransportOwner): Transport {
-  return isRawStream(target)
-    ? new Http2StreamTransport(target, owner)
-    : new ResponseTransport(target, owner);
+export function write(target: SseTarget, chunk: Buffer): boolean {
+  return (target as Emitter).write(chunk);
+}
+
+/** Ends the response; with `closeConnection`, also its HTTP/1 connection (for shutdown). */
+export function end(target: SseTarget, closeConnection: boolean): void {
+  if (isRawStream(target)) {
+    target.end();
+    return;
+  }
+  // On shutdown, close the connection once the last chunk is out: an idle keep-alive socket
+  // would keep server.close() waiting. Otherwise keep it: a client may reuse it.
+  // (Listen for 'finish' rather than pass a callback: compression's res.end takes no callback.)
+  const socket = closeConnection && isHttp1(target) ? target.socket : null;
+  if (socket) target.once('finish', () => socket.end());
+  target.end();
+}
+
+export function destroy(target: SseTarget): void {
+  if (isRawStream(target)) target.close();
+  else if ('stream' in target) target.stream.close();
+  else target.destroy();
 }
