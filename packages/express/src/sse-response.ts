@@ -2,6 +2,10 @@
  * The lazy `res.sse`: a getter builds the core stream on first access. Errors are routed the
  * Express way: before the stream started they go to `next(error)` (a closed channel answers
  * 204); after, the stream closes and `onError` (default: one `console.error` line) hears of them.
+ *
+ * Over 250 lines: the per-response state, the options it merges and the shared getter are the
+ * per-connection memory of Express's adapter (docs/decisions.md, "Per-connection memory rules"),
+ * and they are measured together.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {

@@ -11,6 +11,9 @@
  * `@opentelemetry/api` is an optional peer dependency: loaded with `require` when the app has it
  * (`createRequire` in the ESM build), never imported statically, so the package works without it.
  * The meter is described structurally (`MetricsMeter`), so ssekit's types don't need it either.
+ *
+ * Over 250 lines: the instruments, their attribute rules and the diagnostics messages are one
+ * contract with operators' dashboards (README "Operating ssekit"), kept in one place.
  */
 import { channel as diagnosticsChannel } from 'node:diagnostics_channel';
 import { createRequire } from 'node:module';
