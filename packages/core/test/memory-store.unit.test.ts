@@ -29,6 +29,16 @@ describe('MemoryStore', () => {
     await store.close();
   });
 
+  it('reports what its history holds: frame bytes, and held bytes that include room not yet used', async () => {
+    const store = memoryStore({ maxEvents: 2 });
+    for (let i = 0; i < 10; i++) await store.append('c', `data: ${i}\n`, undefined);
+    const { bufferedEvents, bufferedBytes, heldBytes } = store.stats();
+    expect(bufferedEvents).toBe(2);
+    expect(bufferedBytes).toBeGreaterThan(0);
+    expect(heldBytes).toBeGreaterThanOrEqual(bufferedBytes);
+    await store.close();
+  });
+
   it('reports an id from another epoch as stale, even when it is ahead of this counter', async () => {
     const old = memoryStore();
     let id = '';

@@ -1,5 +1,6 @@
 import { ReplayBuffer, type StoredEvent } from '@ssekit/core/store';
 import { describe, expect, it } from 'vitest';
+import { lastLookupSteps } from '../src/store/replay-buffer.js';
 
 const event = (seq: number, time = 0, size = 10): StoredEvent => ({
   channel: 'c',
@@ -46,7 +47,7 @@ describe('ReplayBuffer', () => {
       for (const probe of [size * 0.5 + 1, size, size * 1.25, size * 1.5 - 1]) {
         const found = buffer.after(probe);
         expect(found[0]?.seq).toBe(probe + 1);
-        worst = Math.max(worst, buffer.lastLookupSteps);
+        worst = Math.max(worst, lastLookupSteps());
       }
       steps.push([size, worst]);
       expect(worst).toBeLessThanOrEqual(Math.ceil(Math.log2(size)) + 1);

@@ -146,15 +146,19 @@ export class MemoryStore implements EventStore {
   stats(): StoreStats {
     let bufferedEvents = 0;
     let bufferedBytes = 0;
+    let heldBytes = 0;
     for (const { buffer } of this.channels.values()) {
       bufferedEvents += buffer.size;
       bufferedBytes += buffer.byteSize;
+      heldBytes += buffer.capacityBytes;
     }
     return {
       kind: 'memory',
       channels: this.channels.size,
       bufferedEvents,
       bufferedBytes,
+      // What the history holds in memory: the frames' bytes plus slab room not yet used and rows.
+      heldBytes,
       epoch: this.epoch,
     };
   }

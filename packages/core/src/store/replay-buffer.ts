@@ -57,6 +57,14 @@ const STRIDE = 3;
 const MIN_ROWS = 8;
 const EMPTY = new Float64Array(0);
 
+/** Comparisons made by the last `after()` lookup, of any buffer (not part of the package's face). */
+let lookupSteps = 0;
+
+/** Lets the unit tests prove the lookup is logarithmic; `@ssekit/core/store` doesn't export it. */
+export function lastLookupSteps(): number {
+  return lookupSteps;
+}
+
 export class ReplayBuffer {
   private rows: Float64Array = EMPTY;
   /** Event type codes, made with the first typed event. */
@@ -73,8 +81,6 @@ export class ReplayBuffer {
   private bytes = 0;
   /** Highest seq ever evicted: a client positioned below it has missed something. */
   evictedUpTo = 0;
-  /** Comparisons made by the last `after()` lookup; lets tests prove the lookup is logarithmic. */
-  lastLookupSteps = 0;
 
   /**
    * Without an owner, the first pushed event's channel and id epoch are taken as the norm; events
@@ -147,7 +153,7 @@ export class ReplayBuffer {
       if (this.seqOf(mid) <= seq) lo = mid + 1;
       else hi = mid;
     }
-    this.lastLookupSteps = steps;
+    lookupSteps = steps;
     const events: StoredEvent[] = [];
     for (let index = lo; index < this.next; index++)
       events.push(this.read(index, this.startHint(index)));
