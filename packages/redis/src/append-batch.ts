@@ -22,10 +22,7 @@ export const MAX_BATCH_EVENTS = 256;
 /** Most body characters per script call (about bytes), for the same reason. */
 export const MAX_BATCH_CHARS = 1 << 20;
 
-interface PendingAppend {
-  channel: string;
-  body: string;
-  event: string | undefined;
+interface PendingAppend extends OwnAppend {
   resolve: (id: string) => void;
   reject: (error: unknown) => void;
 }
@@ -39,8 +36,8 @@ export interface BatchHost {
   runAppend(keys: readonly string[], args: readonly (string | number)[]): Promise<unknown>;
   /** The reply's epoch, the head before the batch, the base of the known epoch, the last seq. */
   appended(epoch: string, head: number, base: number, lastSeq: number): void;
-  /** One event was stored, after its channel's entry `prev` (see the reader's `echo`). */
-  stored(append: OwnAppend): void;
+  /** One event was stored as `seq`, after its channel's entry `prev` (see the reader's `echo`). */
+  stored(append: OwnAppend, epoch: string, seq: number, prev: number): void;
 }
 
 /** `outcomes` then, per event, its channel's previous seq (-1 when it was not stored). */
@@ -123,8 +120,7 @@ export class AppendBatcher {
       const outcome = reply[3 + i];
       if (typeof outcome === 'number') {
         const prev = reply[3 + batch.length + i];
-        if (typeof prev === 'number' && prev >= 0)
-          this.host.stored({ ...append, epoch, seq: outcome, prev });
+        if (typeof prev === 'number' && prev >= 0) this.host.stored(append, epoch, outcome, prev);
         append.resolve(formatEventId(epoch, outcome));
       } else if (outcome === 'SSEKIT_CLOSED') append.reject(new ChannelClosedError(append.channel));
       else append.reject(new ReplyError(String(outcome).replace(/^SSEKIT_FAILED /, '')) as Error);

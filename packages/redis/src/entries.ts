@@ -52,13 +52,9 @@ export function readFields(fields: string[]): EntryFields {
   return out;
 }
 
-/** An event this process just stored: what its reader needs to deliver it without a read back. */
+/** An event this process appends: what its reader needs to deliver it without a read back. */
 export interface OwnAppend {
   channel: string;
-  epoch: string;
-  seq: number;
-  /** Seq of the channel's previous entry (0 if none). */
-  prev: number;
   body: string;
   event: string | undefined;
 }

@@ -205,7 +205,7 @@ export class StreamReader {
    * it later skips it (its seq is not after the channel's last). Anything else (another epoch, a
    * channel still catching up, another process's entry in between) is left to the read.
    */
-  echo({ channel, epoch, seq, prev, body, event }: OwnAppend): void {
+  echo({ channel, body, event }: OwnAppend, epoch: string, seq: number, prev: number): void {
     const tap = this.taps.get(channel);
     if (!tap?.alone) return;
     if (

@@ -86,7 +86,7 @@ export class RedisStore implements EventStore {
         epochs.observe(epoch, head, base);
         epochs.noteSeq(lastSeq);
       },
-      stored: (append) => this.reader.echo(append),
+      stored: (append, epoch, seq, prev) => this.reader.echo(append, epoch, seq, prev),
     });
     this.runs = new RedisRunStore({
       connection: this.commands,
