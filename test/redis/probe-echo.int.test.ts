@@ -226,8 +226,7 @@ describe('probe: own appends delivered without read back', () => {
       'the new run’s tokens and done, live, on A',
       3_000,
     );
-    expect(second.events.map((e) => e.data).slice(0, 4)).toEqual([
-'t0 ', 't1 ', 't2 ', 't3 ']);
+    expect(second.events.map((e) => e.data).slice(0, 4)).toEqual(['t0 ', 't1 ', 't2 ', 't3 ']);
   });
 
   it('an own append whose echo failed while a read of the channel was already answered is still delivered without a further append', async () => {
