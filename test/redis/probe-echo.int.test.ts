@@ -269,3 +269,36 @@ describe('probe: own appends delivered without read back', () => {
     expect(recorder.events).toHaveLength(6);
   });
 });
+
+describe('probe: run state after an interrupted end', () => {
+  it('an owner that lost its lease (ended interrupted by another process) cannot overwrite that end with its own', async () => {
+    const prefix = nextPrefix();
+    const a = storeOn(prefix);
+    const b = storeOn(prefix);
+    const claim = {
+      key: 'late',
+      channel: 'ssekit:run:late',
+      owner: 'process-a',
+      leaseMs: 50,
+      retentionMs: 60_000,
+      startBody: 'data: start',
+      startEvent: 'ssekit-run',
+    };
+    expect(await a.runs.claim(claim)).not.toBeNull();
+    // A stalls past its lease; B (Redis's clock) ends the run as interrupted, as the hub does.
+    const until = Date.now() + 5_000;
+    while (!(await b.runs.interrupt('late'))) {
+      if (Date.now() > until) throw new Error('the lease never lapsed');
+    }
+    const errorId = await b.append(claim.channel, 'event: error\ndata: {}', 'error');
+    await b.runs.end('late', null, 'interrupted', errorId, 60_000);
+    // A wakes up, its source finished meanwhile: it publishes `done` and records its end.
+    const doneId = await a.append(claim.channel, 'event: done\ndata: {}', 'done');
+    await a.runs.end('late', 'process-a', 'done', doneId, 60_000);
+    const record = await b.runs.get('late');
+    // Followers were told `error` and ended at errorId: the record must keep saying so, or a
+    // follower resuming from errorId is let in again and gets a second terminal event.
+    expect(record?.status).toBe('interrupted');
+    expect(record?.endId).toBe(errorId);
+  });
+});
