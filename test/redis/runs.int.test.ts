@@ -5,20 +5,19 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { createHub, type Hub, SseRefusal, SseStream } from '@ssekit/core';
+import { createHub, type Hub } from '@ssekit/core';
 import { redisStore } from '@ssekit/redis';
 import {
+  type CoreServer,
   dropAtRandom,
   messageText,
   type RedisServer,
   startRedisServer,
+  startRunServer,
   tokens,
   tokenText,
-  trackSockets,
   watch,
 } from '@ssekit/test-support';
 import { Redis } from 'ioredis';
@@ -75,27 +74,11 @@ async function producerProcess(
   return { child, ...(JSON.parse(line) as { key: string; port: number }) };
 }
 
-/** `GET /?key=K` follows run K on `hub`. */
-async function follower(hub: Hub): Promise<{ url: string; dropAll(): void }> {
-  const server = http.createServer((req, res) => {
-    const key = new URL(req.url ?? '/', 'http://x').searchParams.get('key') ?? '';
-    const stream = new SseStream(res, { heartbeat: false, retry: 20 }, { request: req, hub });
-    hub.followRun(stream, key).catch((error: unknown) => {
-      res.statusCode = error instanceof SseRefusal ? error.status : 500;
-      res.end();
-    });
-  });
-  const sockets = trackSockets(server);
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const dropAll = (): void => {
-    for (const socket of sockets) socket.destroy();
-  };
-  cleanups.push(() => {
-    dropAll();
-    server.close();
-  });
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, dropAll };
+/** `GET /?key=K` follows run K on `hub` (test-support's run server, closed after each test). */
+async function follower(hub: Hub): Promise<CoreServer> {
+  const server = await startRunServer(hub);
+  cleanups.push(() => server.close());
+  return server;
 }
 
 describe('resumable runs on Redis', () => {

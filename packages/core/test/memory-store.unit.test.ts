@@ -1,4 +1,5 @@
 import { memoryStore } from '@ssekit/core';
+import { runClaim } from '@ssekit/test-support';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
 const listener = { event: () => {}, closed: () => {} };
@@ -36,6 +37,24 @@ describe('MemoryStore', () => {
     expect(bufferedEvents).toBe(2);
     expect(bufferedBytes).toBeGreaterThan(0);
     expect(heldBytes).toBeGreaterThanOrEqual(bufferedBytes);
+    await store.close();
+  });
+
+  it("keeps a run's interrupted end: its old owner can't overwrite it, and it is recorded once", async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(1_000_000);
+    const store = memoryStore();
+    const runs = store.runs!;
+    const claim = runClaim('k', { owner: 'a', leaseMs: 100 });
+    expect(await runs.claim(claim)).not.toBeNull();
+    vi.setSystemTime(1_000_500);
+    // Another process ended it as interrupted (its producer looked dead)...
+    expect(await runs.interrupt('k')).toBe(true);
+    await runs.end('k', null, 'interrupted', 'e-5', 60_000);
+    // ...then the old owner's source finished: its end and a second interrupter's change nothing.
+    await runs.end('k', 'a', 'done', 'e-9', 60_000);
+    await runs.end('k', null, 'interrupted', 'e-12', 60_000);
+    expect(await runs.get('k')).toMatchObject({ status: 'interrupted', endId: 'e-5' });
     await store.close();
   });
 

@@ -11,17 +11,17 @@ import {
   type Hub,
   MemoryStore,
   type RunHandle,
-  SseRefusal,
   SseStream,
   type SseStreamOptions,
 } from '@ssekit/core';
 import {
+  type CoreServer,
   dropAtRandom,
   messageText,
   rawGet,
+  startRunServer,
   tokens,
   tokenText,
-  trackSockets,
   watch,
 } from '@ssekit/test-support';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -31,46 +31,12 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-interface RunServer {
-  url: string;
-  dropAll(): void;
+/** `GET /?key=K[&openai]` follows run K through core's stream; closed after each test. */
+async function serve(hub: Hub, options: SseStreamOptions = {}): Promise<CoreServer> {
+  const server = await startRunServer(hub, options);
+  cleanups.push(() => server.close());
+  return server;
 }
-
-/** `GET /?key=K[&openai]` follows run K through core's stream. */
-async function serve(hub: Hub, options: SseStreamOptions = {}): Promise<RunServer> {
-  const server = http.createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://x');
-    const stream = new SseStream(
-      res,
-      { heartbeat: false, retry: 20, ...options },
-      { request: req, hub },
-    );
-    streams.push(stream);
-    hub
-      .followRun(stream, url.searchParams.get('key') ?? '', {
-        terminator: url.searchParams.has('openai') ? 'openai' : 'events',
-      })
-      .catch((error: unknown) => {
-        res.statusCode = error instanceof SseRefusal ? error.status : 500;
-        res.end();
-      });
-  });
-  const sockets = trackSockets(server);
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  cleanups.push(() => {
-    for (const socket of sockets) socket.destroy();
-    server.close();
-  });
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
-    dropAll: () => {
-      for (const socket of sockets) socket.destroy();
-    },
-  };
-}
-
-const streams: SseStream[] = [];
 
 function hubFor(): Hub {
   const hub = createHub();
@@ -141,7 +107,7 @@ describe('resumable runs (memory store)', () => {
     release();
     // The source runs to its end at its own pace while its only follower reads nothing.
     expect(await run.ended).toBe('done');
-    const dropped = streams.at(-1)!;
+    const dropped = server.streams.at(-1)!;
     await dropped.whenClosed();
     expect(dropped.closeReason).toBe('overflow');
     const resumed = watch(`${server.url}?key=${run.key}`, ['done']);

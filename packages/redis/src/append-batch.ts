@@ -38,6 +38,11 @@ export interface BatchHost {
   appended(epoch: string, head: number, base: number, lastSeq: number): void;
   /** One event was stored as `seq`, after its channel's entry `prev` (see the reader's `echo`). */
   stored(append: OwnAppend, epoch: string, seq: number, prev: number): void;
+  /**
+   * One event was refused (its channel closed, or Redis refused its commands): the channel is
+   * not what this process thought, so it must be read (a close marker there ends its streams).
+   */
+  refused(channel: string): void;
 }
 
 /** `outcomes` then, per event, its channel's previous seq (-1 when it was not stored). */
@@ -122,8 +127,11 @@ export class AppendBatcher {
         const prev = reply[3 + batch.length + i];
         if (typeof prev === 'number' && prev >= 0) this.host.stored(append, epoch, outcome, prev);
         append.resolve(formatEventId(epoch, outcome));
-      } else if (outcome === 'SSEKIT_CLOSED') append.reject(new ChannelClosedError(append.channel));
-      else append.reject(new ReplyError(String(outcome).replace(/^SSEKIT_FAILED /, '')) as Error);
+      } else {
+        this.host.refused(append.channel);
+        if (outcome === 'SSEKIT_CLOSED') append.reject(new ChannelClosedError(append.channel));
+        else append.reject(new ReplyError(String(outcome).replace(/^SSEKIT_FAILED /, '')) as Error);
+      }
     }
   }
 }

@@ -238,7 +238,9 @@ export class StreamReader {
   readAgain(channel: string): void {
     const tap = this.taps.get(channel);
     if (!tap) return;
-    if (tap.behindFrom === 0) tap.behindFrom = this.readSerial + 1;
+    // Only a read sent from now on can hold what made it necessary: one already under way may
+    // have been answered before it, so it must not clear the mark.
+    tap.behindFrom = this.readSerial + 1;
     this.recheck = true;
     this.kick();
   }

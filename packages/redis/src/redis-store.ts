@@ -87,6 +87,7 @@ export class RedisStore implements EventStore {
         epochs.noteSeq(lastSeq);
       },
       stored: (append, epoch, seq, prev) => this.reader.echo(append, epoch, seq, prev),
+      refused: (channel) => this.reader.readAgain(channel),
     });
     this.runs = new RedisRunStore({
       connection: this.commands,
@@ -209,6 +210,9 @@ export class RedisStore implements EventStore {
     )) as [string, number, number];
     this.epochs.observe(epoch, seq - 1, base);
     this.epochs.noteSeq(seq);
+    // The close marker ends local streams through the reader, even on a run's channel that
+    // this process writes alone and otherwise doesn't read.
+    this.reader.readAgain(channel);
   }
 
   async reopenChannel(channel: string): Promise<void> {

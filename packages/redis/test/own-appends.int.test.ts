@@ -5,7 +5,7 @@
  */
 import { parseEventId } from '@ssekit/core/store';
 import { type RedisStore, redisStore } from '@ssekit/redis';
-import { type RedisServer, StoreRecorder, startRedisServer } from '@ssekit/test-support';
+import { type RedisServer, runClaim, StoreRecorder, startRedisServer } from '@ssekit/test-support';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 
 let server: RedisServer;
@@ -63,15 +63,7 @@ it("delivers this process's appends without reading them back, interleaved with 
 
 it('a channel this process alone writes (its run) is not read back, and is read again once another process writes to it', async () => {
   const [a, b] = pair();
-  const claimed = await a.runs.claim({
-    key: 'k',
-    channel: CHANNEL,
-    owner: 'process-a',
-    leaseMs: 60_000,
-    retentionMs: 60_000,
-    startBody: 'data: start',
-    startEvent: 'ssekit-run',
-  });
+  const claimed = await a.runs.claim(runClaim('k'));
   expect(claimed?.status).toBe('running');
   const recorder = new StoreRecorder();
   await a.subscribe(CHANNEL, recorder, { channelOrderOnly: true });
@@ -96,15 +88,7 @@ it('a channel this process alone writes (its run) is not read back, and is read 
 it('a producer that lost its lease stops counting the run, and reads its channel again', async () => {
   const [a, b] = pair();
   const recorder = new StoreRecorder();
-  const claim = {
-    key: 'lost',
-    channel: 'ssekit:run:lost',
-    owner: 'process-a',
-    leaseMs: 50,
-    retentionMs: 60_000,
-    startBody: 'data: start',
-    startEvent: 'ssekit-run',
-  };
+  const claim = runClaim('lost', { leaseMs: 50 });
   expect(await a.runs.claim(claim)).not.toBeNull();
   expect(a.runs.count()).toBe(1);
   await a.subscribe(claim.channel, recorder, { channelOrderOnly: true });
@@ -119,4 +103,16 @@ it('a producer that lost its lease stops counting the run, and reads its channel
   await b.append(claim.channel, 'data: the end', undefined);
   await recorder.until(() => recorder.events.length === 1, "B's event on A");
   expect(bodies(recorder)).toEqual(['data: the end']);
+});
+
+it('closing a run channel this process writes alone ends its local streams (the close marker is read)', async () => {
+  const [a] = pair();
+  const claim = runClaim('shut');
+  expect(await a.runs.claim(claim)).not.toBeNull();
+  const recorder = new StoreRecorder();
+  await a.subscribe(claim.channel, recorder, { channelOrderOnly: true });
+  await a.append(claim.channel, 'data: one', undefined);
+  await recorder.until(() => recorder.events.length === 1, 'one event');
+  await a.closeChannel(claim.channel);
+  await recorder.until(() => recorder.closes === 1, 'closed');
 });

@@ -12,7 +12,7 @@
  * `@ssekit/test-support/type-check` (the TypeScript compiler).
  */
 export { AsyncQueue } from './async-queue.js';
-export { type CoreServer, startCoreServer } from './core-server.js';
+export { type CoreServer, startCoreServer, startRunServer } from './core-server.js';
 export { type Deferred, deferred } from './deferred.js';
 export {
   EventRecorder,
@@ -30,6 +30,7 @@ export {
   type RedisServerOptions,
   startRedisServer,
 } from './redis-server.js';
+export { runClaim } from './run-claim.js';
 export { type Handler, type ServedStream, startSseServer, type TestServer } from './sse-server.js';
 export { StoreRecorder } from './store-recorder.js';
 export { TextWatch } from './text-watch.js';

@@ -264,13 +264,17 @@ export class Runs {
       clearTimeout(maxDuration);
     }
     if (!this.local.has(run.key) || signal.reason === 'closed' || signal.reason === 'lost') {
+      this.store.release?.(run.key);
       run.resolve(signal.reason === 'lost' ? 'interrupted' : status);
       return;
     }
     this.local.delete(run.key);
+    // If the end can't be recorded (the store is away), the lease lapses and a follower's
+    // process ends the run as interrupted; either way this process no longer produces it.
     await this.finish(run.key, this.owner, status, message, run.options.retentionMs).catch(
       () => {},
     );
+    this.store.release?.(run.key);
     run.resolve(status);
   }
 

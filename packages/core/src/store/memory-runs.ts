@@ -66,7 +66,16 @@ export class MemoryRunStore implements RunStore {
     retentionMs: number,
   ): Promise<void> {
     const entry = this.runs.get(key);
-    if (!entry || (owner !== null && entry.record.owner !== owner)) return;
+    if (!entry) return;
+    // An owner ends only a run still running (one ended `interrupted` elsewhere keeps that end);
+    // the interrupter (no owner) only a run it marked interrupted and nobody ended yet.
+    const { record } = entry;
+    if (
+      owner !== null
+        ? record.status !== 'running' || record.owner !== owner
+        : record.status !== 'interrupted' || record.endId !== null
+    )
+      return;
     entry.record.status = status;
     entry.record.endId = endId;
     // Retained whole, then remembered as expired (204) as long again, then forgotten (404).

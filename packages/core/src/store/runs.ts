@@ -50,7 +50,9 @@ export interface RunStore {
   requestStop(key: string): Promise<boolean>;
   /**
    * Records how the run ended (its terminal event's id) and keeps its history for `retentionMs`,
-   * then as `expired` for as long again, then forgets it.
+   * then as `expired` for as long again, then forgets it. `owner` ends only a run still running
+   * as its own (not one another process ended `interrupted`); `null` (the process that marked it
+   * interrupted) only an interrupted run nobody ended yet. Otherwise nothing changes.
    */
   end(
     key: string,
@@ -64,4 +66,9 @@ export interface RunStore {
   get(key: string): Promise<RunRecord | null>;
   /** Runs this store knows (for stats). */
   count(): number;
+  /**
+   * Optional: this process no longer produces `key`, however it stopped (ended, lost its lease,
+   * failed to record its end, the hub closed). A store that keeps per-producer state drops it.
+   */
+  release?(key: string): void;
 }

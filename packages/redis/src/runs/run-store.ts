@@ -67,6 +67,10 @@ export class RedisRunStore implements RunStore {
     return this.producing.has(channel);
   }
 
+  release(key: string): void {
+    this.forget(key);
+  }
+
   private forget(key: string): void {
     const channel = this.mine.get(key);
     if (channel === undefined) return;

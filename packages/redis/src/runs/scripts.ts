@@ -66,12 +66,19 @@ return 1
 
 /**
  * KEYS[1] run hash, KEYS[2] the run channel's stream, KEYS[3] its meta hash.
- * ARGV[1] owner ('' for anyone), ARGV[2] status, ARGV[3] end id, ARGV[4] retention ms.
- * Records the end; the history expires after the retention, the record after twice that.
+ * ARGV[1] owner ('' for the process that marked it interrupted), ARGV[2] status, ARGV[3] end id,
+ * ARGV[4] retention ms. Records the end; the history expires after the retention, the record
+ * after twice that. An owner ends only a run still running (one ended `interrupted` elsewhere
+ * keeps that end); the interrupter only a run it marked interrupted and nobody ended yet.
  */
 export const END = new LuaScript(`${NOW}
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-if ARGV[1] ~= '' and redis.call('HGET', KEYS[1], 'o') ~= ARGV[1] then return 0 end
+local s = redis.call('HGET', KEYS[1], 's')
+if not s then return 0 end
+if ARGV[1] ~= '' then
+  if s ~= 'running' or redis.call('HGET', KEYS[1], 'o') ~= ARGV[1] then return 0 end
+elseif s ~= 'interrupted' or redis.call('HEXISTS', KEYS[1], 'en') == 1 then
+  return 0
+end
 local keep = tonumber(ARGV[4])
 redis.call('HSET', KEYS[1], 's', ARGV[2], 'en', ARGV[3], 'ea', now, 'rm', keep)
 redis.call('PEXPIRE', KEYS[1], keep * 2)

@@ -4,18 +4,19 @@
  * Each test states what a follower should see; a failure is a defect, not a flaky harness.
  */
 import { once } from 'node:events';
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createConnection, createServer, type Socket } from 'node:net';
-import { createHub, type Hub, runChannel, SseRefusal, SseStream } from '@ssekit/core';
+import { createHub, type Hub, runChannel } from '@ssekit/core';
 import { parseEventId } from '@ssekit/core/store';
 import { type RedisStore, redisStore } from '@ssekit/redis';
 import {
+  type CoreServer,
   deferred,
   type RedisServer,
+  runClaim,
   StoreRecorder,
   startRedisServer,
-  trackSockets,
+  startRunServer,
   watch,
 } from '@ssekit/test-support';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -57,24 +58,11 @@ function storeOn(prefix: string, url = redis.url): RedisStore {
   return store;
 }
 
-/** `GET /?key=K` follows run K on `hub` (real HTTP on 127.0.0.1, port 0). */
-async function follower(hub: Hub): Promise<{ url: string }> {
-  const server = http.createServer((req, res) => {
-    const key = new URL(req.url ?? '/', 'http://x').searchParams.get('key') ?? '';
-    const stream = new SseStream(res, { heartbeat: false, retry: 20 }, { request: req, hub });
-    hub.followRun(stream, key).catch((error: unknown) => {
-      res.statusCode = error instanceof SseRefusal ? error.status : 500;
-      res.end();
-    });
-  });
-  const sockets = trackSockets(server);
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  cleanups.push(() => {
-    for (const socket of sockets) socket.destroy();
-    server.close();
-  });
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/` };
+/** `GET /?key=K` follows run K on `hub` (test-support's run server, closed after each test). */
+async function follower(hub: Hub): Promise<CoreServer> {
+  const server = await startRunServer(hub);
+  cleanups.push(() => server.close());
+  return server;
 }
 
 /** A source that yields `first` tokens at once, then waits for `gate`, then yields `after` more. */
@@ -235,15 +223,7 @@ describe('probe: own appends delivered without read back', () => {
     const a = storeOn(prefix, proxy.url);
     const b = storeOn(prefix);
     const channel = 'ssekit:run:race';
-    const claimed = await a.runs.claim({
-      key: 'race',
-      channel,
-      owner: 'process-a',
-      leaseMs: 60_000,
-      retentionMs: 60_000,
-      startBody: 'data: start',
-      startEvent: 'ssekit-run',
-    });
+    const claimed = await a.runs.claim(runClaim('race'));
     expect(claimed?.status).toBe('running');
     const recorder = new StoreRecorder();
     await a.subscribe(channel, recorder, { channelOrderOnly: true });
@@ -275,15 +255,7 @@ describe('probe: run state after an interrupted end', () => {
     const prefix = nextPrefix();
     const a = storeOn(prefix);
     const b = storeOn(prefix);
-    const claim = {
-      key: 'late',
-      channel: 'ssekit:run:late',
-      owner: 'process-a',
-      leaseMs: 50,
-      retentionMs: 60_000,
-      startBody: 'data: start',
-      startEvent: 'ssekit-run',
-    };
+    const claim = runClaim('late', { leaseMs: 50 });
     expect(await a.runs.claim(claim)).not.toBeNull();
     // A stalls past its lease; B (Redis's clock) ends the run as interrupted, as the hub does.
     const until = Date.now() + 5_000;
