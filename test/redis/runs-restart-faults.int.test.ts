@@ -1,0 +1,126 @@
+/**
+ * Adversarial probes (second round) of resumable runs on Redis: Redis restarted under a running
+ * run, abandonment with followers elsewhere, and hubs sharing a store. Each test states what a
+ * follower should see; a failure is a defect, not a flaky harness.
+ */
+import { createHub, type Hub } from '@ssekit/core';
+import { redisStore } from '@ssekit/redis';
+import {
+  AsyncQueue,
+  type CoreServer,
+  type EventRecorder,
+  messageText,
+  type RedisServer,
+  startRedisServer,
+  startRunServer,
+  waitUntil,
+  watch,
+} from '@ssekit/test-support';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+
+let redis: RedisServer;
+beforeAll(async () => {
+  redis = await startRedisServer();
+});
+afterAll(async () => {
+  await redis.stop();
+});
+
+const unhandled: unknown[] = [];
+const onUnhandled = (reason: unknown): void => {
+  unhandled.push(reason);
+};
+process.on('unhandledRejection', onUnhandled);
+afterAll(() => {
+  process.off('unhandledRejection', onUnhandled);
+});
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+let prefixes = 0;
+function nextPrefix(): string {
+  return `probe2-${++prefixes}:`;
+}
+
+function hubOn(prefix: string, url = redis.url): Hub {
+  const hub = createHub({ store: redisStore({ url, prefix, retryDelay: () => 50 }) });
+  cleanups.push(() => hub.close());
+  return hub;
+}
+
+async function follower(hub: Hub): Promise<CoreServer> {
+  const server = await startRunServer(hub);
+  cleanups.push(() => server.close());
+  return server;
+}
+
+function follow(server: CoreServer, key: string): EventRecorder {
+  const client = watch(`${server.url}?key=${key}`, ['done', 'stopped', 'error', 'ssekit-gap']);
+  cleanups.push(() => client.close());
+  return client;
+}
+
+/** A terminal event (EventSource's own connection errors carry no data). */
+const terminalOf = (client: EventRecorder) =>
+  client.events.find(
+    (e) =>
+      (e.type === 'error' && e.data !== 'undefined') || e.type === 'done' || e.type === 'stopped',
+  );
+
+/** Ended: a terminal event, or closed for good (a 204 or 404 on a reconnect). */
+const settled = (client: EventRecorder): boolean =>
+  terminalOf(client) !== undefined || client.source.readyState === 2;
+
+/** A source that yields what the test pushes, and ends on `null` or when the run aborts. */
+function pushed(queue: AsyncQueue<string | null>, finalised: { count: number }) {
+  return async function* (signal: AbortSignal): AsyncGenerator<string> {
+    try {
+      const aborted = new Promise<null>((resolve) =>
+        signal.addEventListener('abort', () => resolve(null), { once: true }),
+      );
+      for (;;) {
+        const next = await Promise.race([queue.next(), aborted]);
+        if (next === null || signal.aborted) return;
+        yield next;
+      }
+    } finally {
+      finalised.count++;
+    }
+  };
+}
+
+describe('Redis restarted under a running run', () => {
+  it('without data, while the source is thinking: every follower ends (terminal, 204 or 404), nobody waits forever', async () => {
+    const prefix = nextPrefix();
+    const a = hubOn(prefix);
+    const b = hubOn(prefix);
+    const onA = await follower(a);
+    const onB = await follower(b);
+    const queue = new AsyncQueue<string | null>();
+    const finalised = { count: 0 };
+    // Lease 3 s: renewals every second, so the producer notices the lost record a while after
+    // Redis came back (a model that thinks for a second between tokens is ordinary).
+    const run = await a.startRun(pushed(queue, finalised), { leaseMs: 3_000, keepAlive: true });
+    const own = follow(onA, run.key);
+    const other = follow(onB, run.key);
+    for (const t of ['t0 ', 't1 ', 't2 ']) queue.push(t);
+    await own.until(() => messageText(own.events) === 't0 t1 t2 ', 'three tokens on A');
+    await other.until(() => messageText(other.events) === 't0 t1 t2 ', 'three tokens on B');
+
+    await redis.kill();
+    await redis.start();
+
+    // The run's record is gone with the data: the producer finds that out at its next renewal.
+    await expect(run.ended).resolves.toBeDefined();
+    await waitUntil(() => finalised.count === 1, 'the source finalised', 10_000);
+    await waitUntil(() => a.stats().runs === 0, 'no run left on A', 10_000);
+    // Nobody may wait forever: each follower gets a terminal event or is refused for good.
+    await other.until(() => settled(other), 'the follower on B ends', 10_000);
+    await own.until(() => settled(own), 'the follower on the producing hub ends', 10_000);
+    expect(finalised.count).toBe(1);
+    expect(unhandled).toEqual([]);
+  });
+});
