@@ -124,3 +124,158 @@ describe('Redis restarted under a running run', () => {
     expect(unhandled).toEqual([]);
   });
 });
+
+/** A fresh redis-server for one test (stopped after it). */
+async function ownRedis(persistence: boolean): Promise<RedisServer> {
+  const server = await startRedisServer({ persistence });
+  cleanups.push(() => server.stop());
+  return server;
+}
+
+/** No message twice, in order: the text a follower shows is a prefix-free run of the tokens. */
+function expectNoDuplicate(client: EventRecorder): void {
+  const texts = client.events.filter((e) => e.type === 'message').map((e) => e.data);
+  expect(new Set(texts).size).toBe(texts.length);
+}
+
+describe('Redis emptied under a running run', () => {
+  it('FLUSHALL while the source is thinking: every follower ends (terminal, 204 or 404), nobody waits forever', async () => {
+    const prefix = nextPrefix();
+    const a = hubOn(prefix);
+    const b = hubOn(prefix);
+    const onA = await follower(a);
+    const onB = await follower(b);
+    const queue = new AsyncQueue<string | null>();
+    const finalised = { count: 0 };
+    const run = await a.startRun(pushed(queue, finalised), { leaseMs: 3_000, keepAlive: true });
+    const own = follow(onA, run.key);
+    const other = follow(onB, run.key);
+    for (const t of ['t0 ', 't1 ', 't2 ']) queue.push(t);
+    await own.until(() => messageText(own.events) === 't0 t1 t2 ', 'three tokens on A');
+    await other.until(() => messageText(other.events) === 't0 t1 t2 ', 'three tokens on B');
+    const { Redis } = await import('ioredis');
+    const conn = new Redis(redis.url);
+    await conn.flushall();
+    conn.disconnect();
+    // The source says one more token: its publish finds the history gone (a new epoch).
+    queue.push('t3 ');
+    await expect(run.ended).resolves.toBeDefined();
+    await waitUntil(() => finalised.count === 1, 'the source finalised', 10_000);
+    await other.until(() => settled(other), 'the follower on B ends', 10_000);
+    await own.until(() => settled(own), 'the follower on the producing hub ends', 10_000);
+    expect(a.stats().runs).toBe(0);
+    expect(unhandled).toEqual([]);
+  });
+
+  it('without data, while the source is producing (its publishes fail): every follower ends', async () => {
+    const prefix = nextPrefix();
+    const a = hubOn(prefix);
+    const b = hubOn(prefix);
+    const onA = await follower(a);
+    const onB = await follower(b);
+    const finalised = { count: 0 };
+    const run = await a.startRun(
+      async function* (signal) {
+        try {
+          for (let i = 0; !signal.aborted; i++) {
+            yield `t${i} `;
+            await new Promise((resolve) => setTimeout(resolve, 5));
+          }
+        } finally {
+          finalised.count++;
+        }
+      },
+      { leaseMs: 3_000, keepAlive: true },
+    );
+    const own = follow(onA, run.key);
+    const other = follow(onB, run.key);
+    await own.until(() => own.events.length >= 3, 'tokens on A');
+    await other.until(() => other.events.length >= 3, 'tokens on B');
+    await redis.kill();
+    await redis.start();
+    const status = await run.ended;
+    await waitUntil(() => finalised.count === 1, 'the source finalised', 10_000);
+    await other.until(() => settled(other), 'the follower on B ends', 10_000);
+    await own
+      .until(() => settled(own), 'the follower on the producing hub ends', 5_000)
+      .catch((error: Error) => {
+        throw new Error(
+          `${error.message.slice(0, 120)}; run ended ${status}; own: ${own.events.length} events, readyState ${own.source.readyState}, opens ${own.opens}; A: ${JSON.stringify(a.stats()).slice(0, 600)}`,
+        );
+      });
+    expectNoDuplicate(own);
+    expectNoDuplicate(other);
+    expect(a.stats().runs).toBe(0);
+    expect(unhandled).toEqual([]);
+  });
+});
+
+describe('Redis restarted with its data under a running run', () => {
+  it('with AOF (appendfsync always): the run goes on, both followers get every token once and done', async () => {
+    const server = await ownRedis(true);
+    const prefix = nextPrefix();
+    const a = hubOn(prefix, server.url);
+    const b = hubOn(prefix, server.url);
+    const onA = await follower(a);
+    const onB = await follower(b);
+    const queue = new AsyncQueue<string | null>();
+    const finalised = { count: 0 };
+    const run = await a.startRun(pushed(queue, finalised), { leaseMs: 3_000, keepAlive: true });
+    const own = follow(onA, run.key);
+    const other = follow(onB, run.key);
+    for (const t of ['t0 ', 't1 ', 't2 ']) queue.push(t);
+    await own.until(() => messageText(own.events) === 't0 t1 t2 ', 'three tokens on A');
+    await other.until(() => messageText(other.events) === 't0 t1 t2 ', 'three tokens on B');
+    await server.kill();
+    await server.start();
+    await (a as unknown as { store: { ready(): Promise<void> } }).store.ready();
+    for (const t of ['t3 ', 't4 ']) queue.push(t);
+    queue.push(null);
+    expect(await run.ended).toBe('done');
+    for (const client of [own, other]) {
+      await client.until(() => settled(client), 'the follower ends', 10_000);
+      expectNoDuplicate(client);
+      expect(terminalOf(client)?.type).toBe('done');
+    }
+    expect(finalised.count).toBe(1);
+    expect(a.stats().runs).toBe(0);
+    expect(unhandled).toEqual([]);
+  });
+
+  it('from an older RDB snapshot: followers are told stale and get no token twice; the run ends for everyone', async () => {
+    const server = await ownRedis(false);
+    const prefix = nextPrefix();
+    const a = hubOn(prefix, server.url);
+    const b = hubOn(prefix, server.url);
+    const onA = await follower(a);
+    const onB = await follower(b);
+    const queue = new AsyncQueue<string | null>();
+    const finalised = { count: 0 };
+    const run = await a.startRun(pushed(queue, finalised), { leaseMs: 3_000, keepAlive: true });
+    const own = follow(onA, run.key);
+    const other = follow(onB, run.key);
+    queue.push('t0 ');
+    await own.until(() => messageText(own.events) === 't0 ', 't0 on A');
+    await other.until(() => messageText(other.events) === 't0 ', 't0 on B');
+    const { Redis } = await import('ioredis');
+    const conn = new Redis(server.url);
+    await conn.save();
+    conn.disconnect();
+    for (const t of ['t1 ', 't2 ']) queue.push(t);
+    await own.until(() => messageText(own.events) === 't0 t1 t2 ', 'three tokens on A');
+    await other.until(() => messageText(other.events) === 't0 t1 t2 ', 'three tokens on B');
+    await server.kill();
+    await server.start();
+    await (a as unknown as { store: { ready(): Promise<void> } }).store.ready();
+    for (const t of ['t3 ', 't4 ']) queue.push(t);
+    queue.push(null);
+    await run.ended;
+    await waitUntil(() => finalised.count === 1, 'the source finalised', 10_000);
+    for (const client of [own, other]) {
+      await client.until(() => settled(client), 'the follower ends', 10_000);
+      expectNoDuplicate(client);
+    }
+    expect(a.stats().runs).toBe(0);
+    expect(unhandled).toEqual([]);
+  });
+});
