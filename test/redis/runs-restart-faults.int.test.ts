@@ -279,3 +279,103 @@ describe('Redis restarted with its data under a running run', () => {
     expect(unhandled).toEqual([]);
   });
 });
+
+describe('hub.close() while runs produce', () => {
+  it('followers elsewhere get error (interrupted) within the lease bound; the source is finalised once; no unhandled rejection', async () => {
+    const prefix = nextPrefix();
+    const a = createHub({ store: redisStore({ url: redis.url, prefix, retryDelay: () => 50 }) });
+    const b = hubOn(prefix);
+    const onA = await startRunServer(a);
+    cleanups.push(() => onA.close());
+    const onB = await follower(b);
+    const leaseMs = 600;
+    const finalised = [0, 0, 0];
+    const runs = await Promise.all(
+      [0, 1, 2].map((i) =>
+        a.startRun(
+          async function* (signal) {
+            try {
+              for (let n = 0; !signal.aborted; n++) {
+                yield `t${n} `;
+                await new Promise((resolve) => setTimeout(resolve, 10));
+              }
+            } finally {
+              finalised[i]!++;
+            }
+          },
+          { leaseMs, keepAlive: true },
+        ),
+      ),
+    );
+    const own = runs.map((run) => follow(onA, run.key));
+    const other = runs.map((run) => follow(onB, run.key));
+    for (const client of [...own, ...other])
+      await client.until(() => client.events.length >= 3, 'tokens');
+    await a.close();
+    const closedAt = Date.now();
+    for (const client of other) {
+      await client.until(() => terminalOf(client) !== undefined, 'interrupted on B', 10_000);
+      expect(JSON.parse(terminalOf(client)!.data)).toMatchObject({ reason: 'interrupted' });
+      expectNoDuplicate(client);
+    }
+    expect(Date.now() - closedAt).toBeLessThan(leaseMs * 2 + 1_000);
+    for (const run of runs) await run.ended;
+    expect(finalised).toEqual([1, 1, 1]);
+    expect(a.stats().runs).toBe(0);
+    for (const client of own)
+      await client.until(() => settled(client), 'own follower ends', 10_000);
+    expect(unhandled).toEqual([]);
+  });
+});
+
+describe('two hubs in one process', () => {
+  it('sharing one redisStore instance: a follower on each hub gets the whole run', async () => {
+    const prefix = nextPrefix();
+    const store = redisStore({ url: redis.url, prefix, retryDelay: () => 50 });
+    const a = createHub({ store });
+    const b = createHub({ store });
+    cleanups.push(() => a.close());
+    const onA = await follower(a);
+    const onB = await follower(b);
+    const queue = new AsyncQueue<string | null>();
+    const finalised = { count: 0 };
+    const run = await a.startRun(pushed(queue, finalised), { leaseMs: 3_000, keepAlive: true });
+    const own = follow(onA, run.key);
+    queue.push('t0 ');
+    await own.until(() => messageText(own.events) === 't0 ', 't0 on A');
+    const other = follow(onB, run.key);
+    await other.until(() => messageText(other.events) === 't0 ', 't0 on B');
+    for (const t of ['t1 ', 't2 ']) queue.push(t);
+    queue.push(null);
+    expect(await run.ended).toBe('done');
+    for (const client of [own, other]) {
+      await client.until(() => terminalOf(client) !== undefined, 'done', 5_000);
+      expect(messageText(client.events)).toBe('t0 t1 t2 ');
+    }
+  });
+
+  it('one hub per store on the same prefix: a run on one is followed, stopped and interrupted through the other', async () => {
+    const prefix = nextPrefix();
+    const a = hubOn(prefix);
+    const b = hubOn(prefix);
+    const onA = await follower(a);
+    const onB = await follower(b);
+    const finalised = { count: 0 };
+    const queue = new AsyncQueue<string | null>();
+    const run = await a.startRun(pushed(queue, finalised), { leaseMs: 600, keepAlive: true });
+    const own = follow(onA, run.key);
+    const other = follow(onB, run.key);
+    queue.push('t0 ');
+    await own.until(() => messageText(own.events) === 't0 ', 't0 on A');
+    await other.until(() => messageText(other.events) === 't0 ', 't0 on B');
+    expect(await b.stopRun(run.key)).toBe(true);
+    expect(await run.ended).toBe('stopped');
+    for (const client of [own, other]) {
+      await client.until(() => terminalOf(client) !== undefined, 'stopped', 5_000);
+      expect(terminalOf(client)?.type).toBe('stopped');
+      expectNoDuplicate(client);
+    }
+    expect(finalised.count).toBe(1);
+    expect(await b.stopRun(run.key)).toBe(false);
+  });
+});
