@@ -379,3 +379,76 @@ describe('two hubs in one process', () => {
     expect(await b.stopRun(run.key)).toBe(false);
   });
 });
+
+describe('followers on another process only', () => {
+  it('abandonment: a follower attached on B before graceMs passed keeps the run alive', async () => {
+    const prefix = nextPrefix();
+    const a = hubOn(prefix);
+    const b = hubOn(prefix);
+    const onB = await follower(b);
+    const queue = new AsyncQueue<string | null>();
+    const finalised = { count: 0 };
+    // Renewals every 500 ms; abandoned after 900 ms with no follower anywhere.
+    const run = await a.startRun(pushed(queue, finalised), { leaseMs: 1_500, graceMs: 900 });
+    const started = (await a.runStatus(run.key))!;
+    // The producer's first renewal (500 ms in): the follower on B attaches right after it,
+    // well within graceMs.
+    await pollUntil(
+      async () => ((await a.runStatus(run.key))?.leaseUntil ?? 0) > started.leaseUntil,
+      'the first renewal',
+    );
+    const attachedAt = Date.now();
+    const other = follow(onB, run.key);
+    await other.opened;
+    queue.push('t0 ');
+    await other.until(() => messageText(other.events) === 't0 ', 't0 on B');
+    // B says so in the store at its first tick; the run must not have been stopped before it.
+    await pollUntil(
+      async () =>
+        run.signal.aborted || ((await a.runStatus(run.key))?.seenAt ?? 0) > started.seenAt,
+      "B's first touch",
+    );
+    expect(
+      run.signal.aborted
+        ? `stopped ${Date.now() - attachedAt} ms after a follower attached on B`
+        : 'running',
+    ).toBe('running');
+    queue.push(null);
+    expect(await run.ended).toBe('done');
+  });
+
+  it('maxDuration: the follower on B gets stopped; the source is finalised once', async () => {
+    const prefix = nextPrefix();
+    const a = hubOn(prefix);
+    const b = hubOn(prefix);
+    const onB = await follower(b);
+    const queue = new AsyncQueue<string | null>();
+    const finalised = { count: 0 };
+    const run = await a.startRun(pushed(queue, finalised), {
+      leaseMs: 600,
+      maxDurationMs: 400,
+      keepAlive: true,
+    });
+    const other = follow(onB, run.key);
+    queue.push('t0 ');
+    await other.until(() => messageText(other.events) === 't0 ', 't0 on B');
+    expect(await run.ended).toBe('stopped');
+    await other.until(() => terminalOf(other) !== undefined, 'stopped on B', 5_000);
+    expect(terminalOf(other)?.type).toBe('stopped');
+    expect(finalised.count).toBe(1);
+    expect(a.stats().runs).toBe(0);
+  });
+});
+
+/** Polls state held in Redis (no event announces a lease renewal or a touch), bounded. */
+async function pollUntil(
+  condition: () => Promise<boolean>,
+  what: string,
+  ms = 5_000,
+): Promise<void> {
+  const until = Date.now() + ms;
+  while (!(await condition())) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
