@@ -452,3 +452,52 @@ async function pollUntil(
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
+
+describe('a producer paused past its lease while its key is started again', () => {
+  it("the new run's followers never see the old producer's tokens", async () => {
+    const { spawn } = await import('node:child_process');
+    const { once } = await import('node:events');
+    const { createInterface } = await import('node:readline');
+    const { fileURLToPath } = await import('node:url');
+    const prefix = nextPrefix();
+    const b = hubOn(prefix);
+    const onB = await follower(b);
+    const leaseMs = 300;
+    const child = spawn(
+      process.execPath,
+      [fileURLToPath(new URL('./fixtures/run-producer.mjs', import.meta.url))],
+      {
+        env: { ...process.env, REDIS_URL: redis.url, PREFIX: prefix, LEASE_MS: String(leaseMs) },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    cleanups.push(() => void child.kill('SIGKILL'));
+    const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
+    const { key } = JSON.parse(line) as { key: string };
+    const old = follow(onB, key);
+    await old.until(() => old.events.length >= 3, "the old producer's tokens");
+    child.kill('SIGSTOP');
+    await old.until(() => terminalOf(old) !== undefined, 'interrupted, from B', 10_000);
+    // The key is free again: B starts a new run with it, which thinks for a while.
+    const queue = new AsyncQueue<string | null>();
+    const finalised = { count: 0 };
+    const run = await b.startRun(pushed(queue, finalised), { key, leaseMs: 3_000 });
+    const fresh = follow(onB, key);
+    queue.push('n0 ');
+    await fresh.until(() => messageText(fresh.events) === 'n0 ', 'n0 from the new run');
+    child.kill('SIGCONT');
+    // The old producer wakes; at its next renewal (100 ms) it finds its run lost and stops. Until
+    // then it must not write into the new run: anything but n0 on the new run's follower is
+    // foreign (bounded wait for such a token; none is the expected outcome).
+    await fresh
+      .until(() => messageText(fresh.events) !== 'n0 ', 'a token from the old producer', 2_000)
+      .catch(() => {});
+    // (B produces the new run, so it doesn't read its channel back: a foreign entry shows up only
+    // once B's next append can't be echoed, i.e. with n1.)
+    queue.push('n1 ');
+    queue.push(null);
+    expect(await run.ended).toBe('done');
+    await fresh.until(() => terminalOf(fresh) !== undefined, 'done', 5_000);
+    expect(messageText(fresh.events)).toBe('n0 n1 ');
+  });
+});
