@@ -501,3 +501,36 @@ describe('a producer paused past its lease while its key is started again', () =
     expect(messageText(fresh.events)).toBe('n0 n1 ');
   });
 });
+
+describe('stop from another process around a Redis outage', () => {
+  it('refused at once while Redis is away, honoured after; a stop recorded just before a restart (AOF) still stops the run', async () => {
+    const { StoreUnavailableError } = await import('@ssekit/core');
+    const server = await ownRedis(true);
+    const prefix = nextPrefix();
+    const a = hubOn(prefix, server.url);
+    const b = hubOn(prefix, server.url);
+    const onB = await follower(b);
+    const queue = new AsyncQueue<string | null>();
+    const finalised = { count: 0 };
+    // Renewals every 2 s: the stop below is recorded well before the producer looks.
+    const run = await a.startRun(pushed(queue, finalised), { leaseMs: 6_000, keepAlive: true });
+    const other = follow(onB, run.key);
+    queue.push('t0 ');
+    await other.until(() => messageText(other.events) === 't0 ', 't0 on B');
+    await server.kill();
+    const asked = Date.now();
+    await expect(b.stopRun(run.key)).rejects.toBeInstanceOf(StoreUnavailableError);
+    expect(Date.now() - asked).toBeLessThan(2_000);
+    await server.start();
+    await (b as unknown as { store: { ready(): Promise<void> } }).store.ready();
+    expect(await b.stopRun(run.key)).toBe(true);
+    await server.kill();
+    await server.start();
+    expect(await run.ended).toBe('stopped');
+    await other.until(() => terminalOf(other) !== undefined, 'stopped on B', 10_000);
+    expect(terminalOf(other)?.type).toBe('stopped');
+    expect(finalised.count).toBe(1);
+    expect(a.stats().runs).toBe(0);
+    expect(unhandled).toEqual([]);
+  });
+});
