@@ -534,3 +534,31 @@ describe('stop from another process around a Redis outage', () => {
     expect(unhandled).toEqual([]);
   });
 });
+
+describe('runs nobody ends', () => {
+  it("hub.close() (or a crash) with a run nobody follows: the run's keys still expire", async () => {
+    const prefix = nextPrefix();
+    const a = createHub({ store: redisStore({ url: redis.url, prefix, retryDelay: () => 50 }) });
+    const queue = new AsyncQueue<string | null>();
+    const finalised = { count: 0 };
+    const run = await a.startRun(pushed(queue, finalised), {
+      leaseMs: 300,
+      retentionMs: 1_000,
+    });
+    queue.push('t0 ');
+    await pollUntil(async () => (await a.runStatus(run.key)) !== null, 'the run');
+    await a.close();
+    await run.ended;
+    const { Redis } = await import('ioredis');
+    const conn = new Redis(redis.url);
+    cleanups.push(() => void conn.disconnect());
+    const hash = `${prefix}run:${run.key}`;
+    const stream = `${prefix}s:ssekit:run:${run.key}`;
+    // Nobody follows, so nobody ever marks it interrupted: whatever happens, Redis must not keep
+    // its state and history for ever (every deploy's SIGTERM or kill -9 would add some).
+    expect({ hash: await conn.pttl(hash), stream: await conn.pttl(stream) }).toEqual({
+      hash: expect.toSatisfy((ttl: number) => ttl > 0),
+      stream: expect.toSatisfy((ttl: number) => ttl > 0),
+    });
+  });
+});
