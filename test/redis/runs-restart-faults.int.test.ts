@@ -562,3 +562,53 @@ describe('runs nobody ends', () => {
     });
   });
 });
+
+describe('a process that lost its run starts the same key again', () => {
+  it('the old source is stopped (finally once) and never writes into the new run', async () => {
+    const { startTcpProxy } = await import('./tcp-proxy.js');
+    const proxy = await startTcpProxy(redis.port);
+    cleanups.push(() => proxy.close());
+    const prefix = nextPrefix();
+    // A reaches Redis through the proxy (cut below); B directly.
+    const a = hubOn(prefix, proxy.url);
+    const b = hubOn(prefix);
+    const onB = await follower(b);
+    const oldQueue = new AsyncQueue<string | null>();
+    const oldFinalised = { count: 0 };
+    const leaseMs = 900;
+    const old = await a.startRun(pushed(oldQueue, oldFinalised), { leaseMs, keepAlive: true });
+    const key = old.key;
+    const first = follow(onB, key);
+    oldQueue.push('old0 ');
+    await first.until(() => messageText(first.events) === 'old0 ', 'old0 on B');
+    // A loses Redis (its source is thinking, so nothing fails) past its lease: B interrupts it.
+    proxy.pointTo(1);
+    await first.until(() => terminalOf(first) !== undefined, 'interrupted, from B', 10_000);
+    proxy.pointTo(redis.port);
+    await (a as unknown as { store: { ready(): Promise<void> } }).store.ready();
+    // Before A's next renewal tells it the old run is lost, the same key is started on A again
+    // (a client retrying its POST, routed to A).
+    const newQueue = new AsyncQueue<string | null>();
+    const newFinalised = { count: 0 };
+    const fresh = await a.startRun(pushed(newQueue, newFinalised), { key, leaseMs });
+    const second = follow(onB, key);
+    newQueue.push('new0 ');
+    await second.until(() => messageText(second.events).includes('new0 '), 'new0 on B');
+    // The old source says something (bounded wait for it to show up where it must not).
+    oldQueue.push('old1 ');
+    const oldEnd = await Promise.race([
+      old.ended,
+      new Promise<string>((resolve) => setTimeout(() => resolve('never ended'), 3_000).unref()),
+    ]);
+    newQueue.push('new1 ');
+    newQueue.push(null);
+    expect(await fresh.ended).toBe('done');
+    await second.until(() => terminalOf(second) !== undefined, 'done on B', 5_000);
+    expect({
+      text: messageText(second.events),
+      oldEnd,
+      oldFinalised: oldFinalised.count,
+      runs: a.stats().runs,
+    }).toEqual({ text: 'new0 new1 ', oldEnd: 'interrupted', oldFinalised: 1, runs: 0 });
+  });
+});
