@@ -612,3 +612,30 @@ describe('a process that lost its run starts the same key again', () => {
     }).toEqual({ text: 'new0 new1 ', oldEnd: 'interrupted', oldFinalised: 1, runs: 0 });
   });
 });
+
+describe('many starts of one key at once on Redis', () => {
+  it('across two hubs: exactly one wins, the others get RunExistsError, and its follower gets its text once', async () => {
+    const { RunExistsError } = await import('@ssekit/core');
+    const prefix = nextPrefix();
+    const hubs = [hubOn(prefix), hubOn(prefix)];
+    const onB = await follower(hubs[1]!);
+    const queues = Array.from({ length: 20 }, () => new AsyncQueue<string | null>());
+    const finalised = { count: 0 };
+    const results = await Promise.allSettled(
+      queues.map((queue, i) =>
+        hubs[i % 2]!.startRun(pushed(queue, finalised), { key: 'same', keepAlive: true }),
+      ),
+    );
+    const won = results.flatMap((r, i) => (r.status === 'fulfilled' ? [i] : []));
+    expect(won).toHaveLength(1);
+    for (const r of results)
+      if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(RunExistsError);
+    const client = follow(onB, 'same');
+    const queue = queues[won[0]!]!;
+    queue.push('w0 ');
+    queue.push(null);
+    await client.until(() => terminalOf(client) !== undefined, 'done', 5_000);
+    expect(messageText(client.events)).toBe('w0 ');
+    expect(finalised.count).toBe(1);
+  });
+});
