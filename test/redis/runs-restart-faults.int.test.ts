@@ -3,7 +3,11 @@
  * run, abandonment with followers elsewhere, and hubs sharing a store. Each test states what a
  * follower should see; a failure is a defect, not a flaky harness.
  */
-import { createHub, type Hub } from '@ssekit/core';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { createHub, type Hub, RunExistsError, StoreUnavailableError } from '@ssekit/core';
 import { redisStore } from '@ssekit/redis';
 import {
   AsyncQueue,
@@ -16,7 +20,9 @@ import {
   waitUntil,
   watch,
 } from '@ssekit/test-support';
+import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startTcpProxy } from './tcp-proxy.js';
 
 let redis: RedisServer;
 beforeAll(async () => {
@@ -153,7 +159,6 @@ describe('Redis emptied under a running run', () => {
     for (const t of ['t0 ', 't1 ', 't2 ']) queue.push(t);
     await own.until(() => messageText(own.events) === 't0 t1 t2 ', 'three tokens on A');
     await other.until(() => messageText(other.events) === 't0 t1 t2 ', 'three tokens on B');
-    const { Redis } = await import('ioredis');
     const conn = new Redis(redis.url);
     await conn.flushall();
     conn.disconnect();
@@ -257,7 +262,6 @@ describe('Redis restarted with its data under a running run', () => {
     queue.push('t0 ');
     await own.until(() => messageText(own.events) === 't0 ', 't0 on A');
     await other.until(() => messageText(other.events) === 't0 ', 't0 on B');
-    const { Redis } = await import('ioredis');
     const conn = new Redis(server.url);
     await conn.save();
     conn.disconnect();
@@ -455,10 +459,6 @@ async function pollUntil(
 
 describe('a producer paused past its lease while its key is started again', () => {
   it("the new run's followers never see the old producer's tokens", async () => {
-    const { spawn } = await import('node:child_process');
-    const { once } = await import('node:events');
-    const { createInterface } = await import('node:readline');
-    const { fileURLToPath } = await import('node:url');
     const prefix = nextPrefix();
     const b = hubOn(prefix);
     const onB = await follower(b);
@@ -504,7 +504,6 @@ describe('a producer paused past its lease while its key is started again', () =
 
 describe('stop from another process around a Redis outage', () => {
   it('refused at once while Redis is away, honoured after; a stop recorded just before a restart (AOF) still stops the run', async () => {
-    const { StoreUnavailableError } = await import('@ssekit/core');
     const server = await ownRedis(true);
     const prefix = nextPrefix();
     const a = hubOn(prefix, server.url);
@@ -549,7 +548,6 @@ describe('runs nobody ends', () => {
     await pollUntil(async () => (await a.runStatus(run.key)) !== null, 'the run');
     await a.close();
     await run.ended;
-    const { Redis } = await import('ioredis');
     const conn = new Redis(redis.url);
     cleanups.push(() => void conn.disconnect());
     const hash = `${prefix}run:${run.key}`;
@@ -565,7 +563,6 @@ describe('runs nobody ends', () => {
 
 describe('a process that lost its run starts the same key again', () => {
   it('the old source is stopped (finally once) and never writes into the new run', async () => {
-    const { startTcpProxy } = await import('./tcp-proxy.js');
     const proxy = await startTcpProxy(redis.port);
     cleanups.push(() => proxy.close());
     const prefix = nextPrefix();
@@ -615,7 +612,6 @@ describe('a process that lost its run starts the same key again', () => {
 
 describe('many starts of one key at once on Redis', () => {
   it('across two hubs: exactly one wins, the others get RunExistsError, and its follower gets its text once', async () => {
-    const { RunExistsError } = await import('@ssekit/core');
     const prefix = nextPrefix();
     const hubs = [hubOn(prefix), hubOn(prefix)];
     const onB = await follower(hubs[1]!);
