@@ -1,0 +1,137 @@
+/**
+ * Adversarial probes (second round) of resumable runs on the in-memory store: hub.close mid-run,
+ * stop twice, follow after stop, and many starts of one key at once.
+ */
+import { createHub, type Hub, RunExistsError } from '@ssekit/core';
+import {
+  type CoreServer,
+  type EventRecorder,
+  messageText,
+  startRunServer,
+  watch,
+} from '@ssekit/test-support';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+
+const unhandled: unknown[] = [];
+const onUnhandled = (reason: unknown): void => {
+  unhandled.push(reason);
+};
+process.on('unhandledRejection', onUnhandled);
+afterAll(() => {
+  process.off('unhandledRejection', onUnhandled);
+});
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function serve(hub: Hub): Promise<CoreServer> {
+  const server = await startRunServer(hub);
+  cleanups.push(() => server.close());
+  return server;
+}
+
+function follow(server: CoreServer, key: string): EventRecorder {
+  const client = watch(`${server.url}?key=${key}`, ['done', 'stopped', 'error']);
+  cleanups.push(() => client.close());
+  return client;
+}
+
+const terminalOf = (client: EventRecorder) =>
+  client.events.find(
+    (e) =>
+      (e.type === 'error' && e.data !== 'undefined') || e.type === 'done' || e.type === 'stopped',
+  );
+
+/** Yields `first`, then waits until its signal aborts; counts its `finally`. */
+function parked(finalised: { count: number }) {
+  return async function* (signal: AbortSignal): AsyncGenerator<string> {
+    try {
+      yield 'first ';
+      await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve()));
+    } finally {
+      finalised.count++;
+    }
+  };
+}
+
+describe('resumable runs on the memory store, adversarially', () => {
+  it('hub.close() mid-run: the source is finalised once, the follower ends for good, no run left, no unhandled rejection', async () => {
+    const hub = createHub();
+    const server = await serve(hub);
+    const finalised = { count: 0 };
+    const run = await hub.startRun(parked(finalised), { keepAlive: true });
+    const client = follow(server, run.key);
+    await client.until(() => messageText(client.events) === 'first ', 'the first token');
+    await hub.close();
+    await run.ended;
+    expect(finalised.count).toBe(1);
+    expect(hub.stats().runs).toBe(0);
+    // Closed hub: its reconnects are refused (the memory store is gone with it), not held open.
+    await client.until(() => client.source.readyState === 2, 'closed for good', 5_000);
+    expect(unhandled).toEqual([]);
+  });
+
+  it('stop twice: one stopped event, finally once; the second stop after the end says false', async () => {
+    const hub = createHub();
+    cleanups.push(() => hub.close());
+    const server = await serve(hub);
+    const finalised = { count: 0 };
+    const run = await hub.startRun(parked(finalised), { keepAlive: true });
+    const client = follow(server, run.key);
+    await client.until(() => messageText(client.events) === 'first ', 'the first token');
+    const [first, second] = await Promise.all([hub.stopRun(run.key), hub.stopRun(run.key)]);
+    expect(first).toBe(true);
+    expect(second).toBe(true);
+    expect(await run.ended).toBe('stopped');
+    expect(await hub.stopRun(run.key)).toBe(false);
+    await client.until(() => client.source.readyState === 2, 'stopped, then closed', 5_000);
+    expect(client.events.filter((e) => e.type === 'stopped')).toHaveLength(1);
+    expect(finalised.count).toBe(1);
+    // Followed after the stop: the whole answer, then stopped, once.
+    const late = follow(server, run.key);
+    await late.until(() => terminalOf(late) !== undefined, 'stopped on a late follower', 5_000);
+    expect(messageText(late.events)).toBe('first ');
+    expect(late.events.filter((e) => e.type === 'stopped')).toHaveLength(1);
+    expect(unhandled).toEqual([]);
+  });
+
+  it('a follower that arrives while the stop is being written gets the stopped event once', async () => {
+    const hub = createHub();
+    cleanups.push(() => hub.close());
+    const server = await serve(hub);
+    for (let round = 0; round < 20; round++) {
+      const finalised = { count: 0 };
+      const run = await hub.startRun(parked(finalised), { keepAlive: true });
+      const stopping = hub.stopRun(run.key);
+      const client = follow(server, run.key);
+      await stopping;
+      await client.until(
+        () => terminalOf(client) !== undefined || client.source.readyState === 2,
+        `round ${round}: stopped or 204`,
+        5_000,
+      );
+      expect(client.events.filter((e) => e.type === 'stopped').length).toBeLessThanOrEqual(1);
+      client.close();
+    }
+  });
+
+  it('50 starts of one key at once: exactly one wins, the others get RunExistsError', async () => {
+    const hub = createHub();
+    cleanups.push(() => hub.close());
+    const finalised = { count: 0 };
+    const results = await Promise.allSettled(
+      Array.from({ length: 50 }, () =>
+        hub.startRun(parked(finalised), { key: 'same', keepAlive: true }),
+      ),
+    );
+    const won = results.filter((r) => r.status === 'fulfilled');
+    const lost = results.filter((r) => r.status === 'rejected');
+    expect(won).toHaveLength(1);
+    for (const r of lost)
+      expect((r as PromiseRejectedResult).reason).toBeInstanceOf(RunExistsError);
+    expect(await hub.stopRun('same')).toBe(true);
+    expect(hub.stats().runs).toBeLessThanOrEqual(1);
+  });
+});
