@@ -15,8 +15,10 @@ import {
   type EventRecorder,
   messageText,
   type RedisServer,
+  recordUnhandledRejections,
   startRedisServer,
   startRunServer,
+  terminalEvent,
   waitUntil,
   watch,
 } from '@ssekit/test-support';
@@ -32,14 +34,7 @@ afterAll(async () => {
   await redis.stop();
 });
 
-const unhandled: unknown[] = [];
-const onUnhandled = (reason: unknown): void => {
-  unhandled.push(reason);
-};
-process.on('unhandledRejection', onUnhandled);
-afterAll(() => {
-  process.off('unhandledRejection', onUnhandled);
-});
+const unhandled = recordUnhandledRejections();
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -69,12 +64,7 @@ function follow(server: CoreServer, key: string): EventRecorder {
   return client;
 }
 
-/** A terminal event (EventSource's own connection errors carry no data). */
-const terminalOf = (client: EventRecorder) =>
-  client.events.find(
-    (e) =>
-      (e.type === 'error' && e.data !== 'undefined') || e.type === 'done' || e.type === 'stopped',
-  );
+const terminalOf = (client: EventRecorder) => terminalEvent(client.events);
 
 /** Ended: a terminal event, or closed for good (a 204 or 404 on a reconnect). */
 const settled = (client: EventRecorder): boolean =>

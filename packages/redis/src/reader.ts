@@ -59,7 +59,8 @@ export interface ReaderHost {
 interface Tap {
   readonly channel: string;
   readonly key: string;
-  listener: StoreListener;
+  /** Usually one (the hub's); several when hubs share this store. */
+  listeners: StoreListener[];
   /** Stream id to read after. */
   position: string;
   /** Seq of the channel's last entry seen; the next entry's `p` must equal it. Undefined: don't check. */
@@ -159,14 +160,15 @@ export class StreamReader {
     let tap = this.taps.get(channel);
     let caughtUp = Promise.resolve();
     if (tap) {
-      tap.listener = listener;
-      tap.alone = alone;
+      tap.listeners = [...tap.listeners, listener];
+      // Another hub's subscription may need the order across channels: no shortcuts then.
+      tap.alone = tap.alone && alone;
       if (tap.catchingUp) caughtUp = new Promise((resolve) => tap!.catchingUp!.push(resolve));
     } else {
       const created: Tap = {
         channel,
         key: this.host.keys.stream(channel),
-        listener,
+        listeners: [listener],
         position: `${lastSeq}-0`,
         lastSeq,
         // Followed alone: nothing to level it with (see `add`'s comment).
@@ -190,10 +192,11 @@ export class StreamReader {
     }
     const added = tap;
     const unsubscribe = (): void => {
-      if (this.taps.get(channel) === added && added.listener === listener) {
-        this.taps.delete(channel);
-        this.caughtUp(added);
-      }
+      if (this.taps.get(channel) !== added || !added.listeners.includes(listener)) return;
+      added.listeners = added.listeners.filter((other) => other !== listener);
+      if (added.listeners.length > 0) return;
+      this.taps.delete(channel);
+      this.caughtUp(added);
     };
     return { unsubscribe, caughtUp };
   }
@@ -457,21 +460,26 @@ export class StreamReader {
     }
   }
 
-  /** Hands one event to the channel's listener; a listener that throws is noted, not fatal. */
+  /** Hands one event to the channel's listeners; a listener that throws is noted, not fatal. */
   private tellEvent(tap: Tap, event: StoredEvent): void {
-    try {
-      tap.listener.event(event);
-    } catch (error) {
-      this.host.noteError(error);
+    for (const listener of tap.listeners) {
+      try {
+        listener.event(event);
+      } catch (error) {
+        this.host.noteError(error);
+      }
     }
   }
 
-  /** Tells the channel's listener that its streams must end, with the closer's final frame if any. */
+  /** Tells the channel's listeners that its streams must end, with the closer's final frame if any. */
   private tellClosed(tap: Tap, final?: string): void {
-    try {
-      tap.listener.closed(final === undefined ? undefined : Buffer.from(final));
-    } catch (error) {
-      this.host.noteError(error);
+    const frame = final === undefined ? undefined : Buffer.from(final);
+    for (const listener of tap.listeners) {
+      try {
+        listener.closed(frame);
+      } catch (error) {
+        this.host.noteError(error);
+      }
     }
   }
 }

@@ -34,5 +34,13 @@ export { runClaim } from './run-claim.js';
 export { type Handler, type ServedStream, startSseServer, type TestServer } from './sse-server.js';
 export { StoreRecorder } from './store-recorder.js';
 export { TextWatch } from './text-watch.js';
-export { dropAtRandom, messageText, type TokenOptions, tokens, tokenText } from './tokens.js';
+export {
+  dropAtRandom,
+  messageText,
+  type TokenOptions,
+  terminalEvent,
+  tokens,
+  tokenText,
+} from './tokens.js';
+export { recordUnhandledRejections } from './unhandled.js';
 export { Changes, type WaitOptions, waitUntil } from './wait.js';

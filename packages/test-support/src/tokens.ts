@@ -36,6 +36,13 @@ export const messageText = (events: readonly ReceivedEvent[]): string =>
     .map((e) => e.data)
     .join('');
 
+/** A run's terminal event (`done`, `stopped`, or `error` with data: EventSource's own errors have none). */
+export const terminalEvent = (events: readonly ReceivedEvent[]): ReceivedEvent | undefined =>
+  events.find(
+    (e) =>
+      (e.type === 'error' && e.data !== 'undefined') || e.type === 'done' || e.type === 'stopped',
+  );
+
 /**
  * Cuts the client's connection `drops` times, each after 1 to 8 more events, until an event of
  * type `end` arrived; then waits for it. The client reconnects by itself each time.

@@ -88,6 +88,13 @@ interface LocalRun {
   options: Required<Omit<RunOptions, 'key' | 'map'>>;
   lastLocalFollower: number;
   resolve: (status: RunStatus) => void;
+  /** Settles once `consume` returned (source stopped, in-flight publishes settled). */
+  finished: Promise<void>;
+  /**
+   * When the lease ends at the latest, on this process's monotonic clock (`performance.now()`):
+   * measured from when the claim or renewal was sent, so never later than the store's own end.
+   */
+  leaseUntil: number;
 }
 
 const DEFAULTS = {
@@ -125,6 +132,8 @@ export class Runs {
     if (typeof key !== 'string' || key === '')
       throw new TypeError('ssekit: a run key must be a non-empty string');
     const settings = { ...DEFAULTS, ...stripUndefined(options) };
+    await this.retireLost(key);
+    const claimSent = performance.now();
     const claimed = await this.store.claim({
       key,
       channel: runChannel(key),
@@ -153,11 +162,28 @@ export class Runs {
       },
       lastLocalFollower: Date.now(),
       resolve,
+      finished: Promise.resolve(),
+      leaseUntil: claimSent + settings.leaseMs,
     };
     this.local.set(key, run);
     this.schedule(settings.leaseMs);
-    void this.consume(run, source, options.map);
+    run.finished = this.consume(run, source, options.map);
     return { key, signal: controller.signal, ended };
+  }
+
+  /**
+   * A source of `key` still runs here, though the store says the run is no longer its own (its
+   * lease lapsed and another process ended it): stop it before the key is claimed again, so it
+   * can't write into the new run. A run still ours is left alone (the claim then fails).
+   */
+  private async retireLost(key: string): Promise<void> {
+    const previous = this.local.get(key);
+    if (!previous) return;
+    const record = await this.store.get(key);
+    if (record?.status === 'running' && record.owner === this.owner) return;
+    this.local.delete(key);
+    this.abort(previous, 'lost');
+    await previous.finished;
   }
 
   /** Stops a run wherever it runs. False when no such run is running. */
@@ -214,6 +240,9 @@ export class Runs {
   private attach(key: string, stream: SseStream, leaseMs: number): void {
     this.followers.set(key, (this.followers.get(key) ?? 0) + 1);
     this.schedule(leaseMs);
+    // Produced elsewhere: say so now, not at the next tick (a third of the lease away), or the
+    // owner may find it abandoned meanwhile.
+    if (!this.local.has(key)) this.store.touch(key).catch(() => {});
     stream.onClose(() => {
       const left = (this.followers.get(key) ?? 1) - 1;
       if (left > 0) this.followers.set(key, left);
@@ -240,6 +269,12 @@ export class Runs {
       // source. They stay in order (the store appends in call order); at most MAX_IN_FLIGHT wait.
       const inFlight = new Set<Promise<string>>();
       for await (const value of untilAborted(made, signal)) {
+        // Past its lease (the process was paused: a long GC, SIGSTOP), another process may have
+        // ended the run and started its key again: write nothing before the lease is renewed.
+        if (performance.now() >= run.leaseUntil) {
+          await this.renew(run).catch(() => {});
+          if (signal.aborted) break;
+        }
         const { data, event } = map ? map(value) : { data: toData(value) };
         const publishing = this.host.publishRaw(channel, data, event);
         inFlight.add(publishing);
@@ -263,8 +298,10 @@ export class Runs {
     } finally {
       clearTimeout(maxDuration);
     }
-    if (!this.local.has(run.key) || signal.reason === 'closed' || signal.reason === 'lost') {
-      this.store.release?.(run.key);
+    if (this.local.get(run.key) !== run || signal.reason === 'closed' || signal.reason === 'lost') {
+      // (Unless this process started the key again since: that run is its producer now.)
+      if (!this.local.has(run.key)) this.store.release?.(run.key);
+      if (signal.reason === 'lost') await this.endLost(run.key);
       run.resolve(signal.reason === 'lost' ? 'interrupted' : status);
       return;
     }
@@ -276,6 +313,23 @@ export class Runs {
     );
     this.store.release?.(run.key);
     run.resolve(status);
+  }
+
+  /**
+   * The run stopped being this process's. Normally another process ended it `interrupted`; but if
+   * the store lost the run altogether (Redis restarted without its data, FLUSHALL), nobody else
+   * can, and followers admitted here meanwhile would wait for ever: end it for them.
+   */
+  private async endLost(key: string): Promise<void> {
+    const record = await this.store.get(key).catch(() => undefined);
+    if (record !== null) return;
+    await this.host
+      .publishRaw(
+        runChannel(key),
+        JSON.stringify({ reason: 'interrupted', message: "the run's state was lost" }),
+        'error',
+      )
+      .catch(() => {});
   }
 
   /** Publishes the terminal event and records the end. */
@@ -334,7 +388,9 @@ export class Runs {
 
   /** The owner's side: renew the lease, and notice a stop request or abandonment. */
   private async renew(run: LocalRun): Promise<void> {
+    const sent = performance.now();
     const record = await this.store.renew(run.key, this.owner, run.options.leaseMs);
+    if (record) run.leaseUntil = Math.max(run.leaseUntil, sent + run.options.leaseMs);
     if (!record) {
       // Another process declared it interrupted: stop quietly, the terminal event is written.
       this.local.delete(run.key);

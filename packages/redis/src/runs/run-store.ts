@@ -39,7 +39,10 @@ export class RedisRunStore implements RunStore {
     // Invisible to followers ('claiming') until the start marker's id is recorded: a follower
     // never gets a position that doesn't exist yet.
     const startId = await this.host.append(claim.channel, claim.startBody, claim.startEvent);
-    const started = await this.call('start a run', START, [runKey], [claim.owner, startId]);
+    const started = await this.call('start a run', START, this.runKeys(claim.key), [
+      claim.owner,
+      startId,
+    ]);
     // Lost meanwhile (the claim's lease passed and another process took the key).
     if (!Array.isArray(started)) return null;
     this.mine.set(claim.key, claim.channel);
@@ -48,12 +51,9 @@ export class RedisRunStore implements RunStore {
   }
 
   async renew(key: string, owner: string, leaseMs: number): Promise<RunRecord | null> {
-    const fields = (await this.call(
-      'renew a run',
-      RENEW,
-      [this.host.runKey(key)],
-      [owner, leaseMs],
-    )) as string[] | null;
+    const fields = (await this.call('renew a run', RENEW, this.runKeys(key), [owner, leaseMs])) as
+      | string[]
+      | null;
     if (!fields) {
       // Lost: another process may have written to its channel (an `interrupted` end).
       this.forget(key);
@@ -94,13 +94,7 @@ export class RedisRunStore implements RunStore {
     endId: string,
     retentionMs: number,
   ): Promise<void> {
-    const { stream, meta } = this.host.channelKeys(runChannel(key));
-    await this.call(
-      'end a run',
-      END,
-      [this.host.runKey(key), stream, meta],
-      [owner ?? '', status, endId, retentionMs],
-    );
+    await this.call('end a run', END, this.runKeys(key), [owner ?? '', status, endId, retentionMs]);
     this.forget(key);
   }
 
@@ -114,6 +108,12 @@ export class RedisRunStore implements RunStore {
 
   count(): number {
     return this.mine.size;
+  }
+
+  /** The run hash, its channel's stream and meta, in the KEYS order of START, RENEW and END. */
+  private runKeys(key: string): string[] {
+    const { stream, meta } = this.host.channelKeys(runChannel(key));
+    return [this.host.runKey(key), stream, meta];
   }
 
   private call(

@@ -31,23 +31,43 @@ return 1
 `);
 
 /**
- * KEYS[1] run hash. ARGV[1] owner, ARGV[2] start id. Makes a claim visible as 'running'; returns
- * { now, the hash } (as GET does), or 0 when the claim is no longer the owner's.
+ * While a run's owner renews its lease, its keys never expire; once it stops (a crash, a
+ * `hub.close()`) and nobody follows to end it `interrupted`, they expire on their own: the
+ * hash after four leases and two retentions, the run channel's stream and meta after four leases
+ * and one retention. KEYS[1] run hash, KEYS[2] stream, KEYS[3] meta.
  */
-export const START = new LuaScript(`${NOW}
+const KEEP_WHILE_RENEWED = `
+local function keep_while_renewed(lease_ms)
+  local retention = tonumber(redis.call('HGET', KEYS[1], 'rm') or '0')
+  redis.call('PEXPIRE', KEYS[1], lease_ms * 4 + retention * 2)
+  redis.call('PEXPIRE', KEYS[2], lease_ms * 4 + retention)
+  redis.call('PEXPIRE', KEYS[3], lease_ms * 4 + retention)
+end
+`;
+
+/**
+ * KEYS[1] run hash, KEYS[2] the run channel's stream, KEYS[3] its meta. ARGV[1] owner, ARGV[2]
+ * start id. Makes a claim visible as 'running'; returns { now, the hash } (as GET does), or 0
+ * when the claim is no longer the owner's.
+ */
+export const START = new LuaScript(`${NOW}${KEEP_WHILE_RENEWED}
 if redis.call('HGET', KEYS[1], 'o') ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 's', 'running', 'st', ARGV[2],
-  'lu', now + tonumber(redis.call('HGET', KEYS[1], 'lm')))
-redis.call('PERSIST', KEYS[1])
+local lease = tonumber(redis.call('HGET', KEYS[1], 'lm'))
+redis.call('HSET', KEYS[1], 's', 'running', 'st', ARGV[2], 'lu', now + lease)
+keep_while_renewed(lease)
 return {now, redis.call('HGETALL', KEYS[1])}
 `);
 
-/** KEYS[1] run hash. ARGV[1] owner, ARGV[2] lease ms. Renews; returns the hash, or nil if not the owner's running run. */
-export const RENEW = new LuaScript(`${NOW}
+/**
+ * KEYS[1] run hash, KEYS[2] stream, KEYS[3] meta. ARGV[1] owner, ARGV[2] lease ms. Renews;
+ * returns the hash, or nil if not the owner's running run.
+ */
+export const RENEW = new LuaScript(`${NOW}${KEEP_WHILE_RENEWED}
 if redis.call('HGET', KEYS[1], 'o') ~= ARGV[1] or redis.call('HGET', KEYS[1], 's') ~= 'running' then
   return nil
 end
 redis.call('HSET', KEYS[1], 'lu', now + tonumber(ARGV[2]))
+keep_while_renewed(tonumber(ARGV[2]))
 return redis.call('HGETALL', KEYS[1])
 `);
 

@@ -7,19 +7,14 @@ import {
   type CoreServer,
   type EventRecorder,
   messageText,
+  recordUnhandledRejections,
   startRunServer,
+  terminalEvent,
   watch,
 } from '@ssekit/test-support';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 
-const unhandled: unknown[] = [];
-const onUnhandled = (reason: unknown): void => {
-  unhandled.push(reason);
-};
-process.on('unhandledRejection', onUnhandled);
-afterAll(() => {
-  process.off('unhandledRejection', onUnhandled);
-});
+const unhandled = recordUnhandledRejections();
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -38,11 +33,7 @@ function follow(server: CoreServer, key: string): EventRecorder {
   return client;
 }
 
-const terminalOf = (client: EventRecorder) =>
-  client.events.find(
-    (e) =>
-      (e.type === 'error' && e.data !== 'undefined') || e.type === 'done' || e.type === 'stopped',
-  );
+const terminalOf = (client: EventRecorder) => terminalEvent(client.events);
 
 /** Yields `first`, then waits until its signal aborts; counts its `finally`. */
 function parked(finalised: { count: number }) {
