@@ -88,23 +88,33 @@ function pushed(queue: AsyncQueue<string | null>, finalised: { count: number }) 
   };
 }
 
+/**
+ * Hubs A and B on one prefix of `url`, a run produced on A from a queue (lease 3 s, kept alive),
+ * one follower on each hub, and `first` tokens seen by both.
+ */
+async function runOnTwoHubs(url: string, first: readonly string[]) {
+  const prefix = nextPrefix();
+  const a = hubOn(prefix, url);
+  const b = hubOn(prefix, url);
+  const onA = await follower(a);
+  const onB = await follower(b);
+  const queue = new AsyncQueue<string | null>();
+  const finalised = { count: 0 };
+  // Lease 3 s: renewals every second, so the producer notices a lost record a while after Redis
+  // came back (a model that thinks for a second between tokens is ordinary).
+  const run = await a.startRun(pushed(queue, finalised), { leaseMs: 3_000, keepAlive: true });
+  const own = follow(onA, run.key);
+  const other = follow(onB, run.key);
+  for (const t of first) queue.push(t);
+  const text = first.join('');
+  await own.until(() => messageText(own.events) === text, 'the first tokens on A');
+  await other.until(() => messageText(other.events) === text, 'the first tokens on B');
+  return { a, b, queue, finalised, run, own, other };
+}
+
 describe('Redis restarted under a running run', () => {
   it('without data, while the source is thinking: every follower ends (terminal, 204 or 404), nobody waits forever', async () => {
-    const prefix = nextPrefix();
-    const a = hubOn(prefix);
-    const b = hubOn(prefix);
-    const onA = await follower(a);
-    const onB = await follower(b);
-    const queue = new AsyncQueue<string | null>();
-    const finalised = { count: 0 };
-    // Lease 3 s: renewals every second, so the producer notices the lost record a while after
-    // Redis came back (a model that thinks for a second between tokens is ordinary).
-    const run = await a.startRun(pushed(queue, finalised), { leaseMs: 3_000, keepAlive: true });
-    const own = follow(onA, run.key);
-    const other = follow(onB, run.key);
-    for (const t of ['t0 ', 't1 ', 't2 ']) queue.push(t);
-    await own.until(() => messageText(own.events) === 't0 t1 t2 ', 'three tokens on A');
-    await other.until(() => messageText(other.events) === 't0 t1 t2 ', 'three tokens on B');
+    const { a, finalised, run, own, other } = await runOnTwoHubs(redis.url, ['t0 ', 't1 ', 't2 ']);
 
     await redis.kill();
     await redis.start();
@@ -136,19 +146,11 @@ function expectNoDuplicate(client: EventRecorder): void {
 
 describe('Redis emptied under a running run', () => {
   it('FLUSHALL while the source is thinking: every follower ends (terminal, 204 or 404), nobody waits forever', async () => {
-    const prefix = nextPrefix();
-    const a = hubOn(prefix);
-    const b = hubOn(prefix);
-    const onA = await follower(a);
-    const onB = await follower(b);
-    const queue = new AsyncQueue<string | null>();
-    const finalised = { count: 0 };
-    const run = await a.startRun(pushed(queue, finalised), { leaseMs: 3_000, keepAlive: true });
-    const own = follow(onA, run.key);
-    const other = follow(onB, run.key);
-    for (const t of ['t0 ', 't1 ', 't2 ']) queue.push(t);
-    await own.until(() => messageText(own.events) === 't0 t1 t2 ', 'three tokens on A');
-    await other.until(() => messageText(other.events) === 't0 t1 t2 ', 'three tokens on B');
+    const { a, queue, finalised, run, own, other } = await runOnTwoHubs(redis.url, [
+      't0 ',
+      't1 ',
+      't2 ',
+    ]);
     const conn = new Redis(redis.url);
     await conn.flushall();
     conn.disconnect();
@@ -208,19 +210,11 @@ describe('Redis emptied under a running run', () => {
 describe('Redis restarted with its data under a running run', () => {
   it('with AOF (appendfsync always): the run goes on, both followers get every token once and done', async () => {
     const server = await ownRedis(true);
-    const prefix = nextPrefix();
-    const a = hubOn(prefix, server.url);
-    const b = hubOn(prefix, server.url);
-    const onA = await follower(a);
-    const onB = await follower(b);
-    const queue = new AsyncQueue<string | null>();
-    const finalised = { count: 0 };
-    const run = await a.startRun(pushed(queue, finalised), { leaseMs: 3_000, keepAlive: true });
-    const own = follow(onA, run.key);
-    const other = follow(onB, run.key);
-    for (const t of ['t0 ', 't1 ', 't2 ']) queue.push(t);
-    await own.until(() => messageText(own.events) === 't0 t1 t2 ', 'three tokens on A');
-    await other.until(() => messageText(other.events) === 't0 t1 t2 ', 'three tokens on B');
+    const { a, queue, finalised, run, own, other } = await runOnTwoHubs(server.url, [
+      't0 ',
+      't1 ',
+      't2 ',
+    ]);
     await server.kill();
     await server.start();
     await (a as unknown as { store: { ready(): Promise<void> } }).store.ready();
@@ -239,19 +233,7 @@ describe('Redis restarted with its data under a running run', () => {
 
   it('from an older RDB snapshot: followers are told stale and get no token twice; the run ends for everyone', async () => {
     const server = await ownRedis(false);
-    const prefix = nextPrefix();
-    const a = hubOn(prefix, server.url);
-    const b = hubOn(prefix, server.url);
-    const onA = await follower(a);
-    const onB = await follower(b);
-    const queue = new AsyncQueue<string | null>();
-    const finalised = { count: 0 };
-    const run = await a.startRun(pushed(queue, finalised), { leaseMs: 3_000, keepAlive: true });
-    const own = follow(onA, run.key);
-    const other = follow(onB, run.key);
-    queue.push('t0 ');
-    await own.until(() => messageText(own.events) === 't0 ', 't0 on A');
-    await other.until(() => messageText(other.events) === 't0 ', 't0 on B');
+    const { a, queue, finalised, run, own, other } = await runOnTwoHubs(server.url, ['t0 ']);
     const conn = new Redis(server.url);
     await conn.save();
     conn.disconnect();
