@@ -11,6 +11,7 @@
  * lag (schedule to receive), on CLOCK_MONOTONIC, which every process of this machine shares.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { run, sse } from '@ssekit/express';
 import express from 'express';
 import { tokenText } from '../lib/runs-tokens.mjs';
 import { nowMicros, reportReady } from './common.mjs';
@@ -80,6 +81,19 @@ export function createApp({ name, variant, extraStats }) {
 }
 
 /** Listens on a free loopback port and tells the driver (errors last, after the routes). */
+/** ssekit's two routes on `hub`: POST /chat answers with a run's stream, GET /chat/:key resumes it. */
+export function runRoutes(app, hub) {
+  app.use(sse({ hub }));
+  app.post('/chat', (req, res) => {
+    const { key, n, interval } = chatParams(req);
+    void res.sse.startRun((signal) => tokens(key, n, interval, signal), { key });
+  });
+  app.get(
+    '/chat/:key',
+    run((req) => req.params.key),
+  );
+}
+
 export function listen(app) {
   app.use((error, _req, res, _next) => {
     const status = Number(error?.status ?? error?.statusCode ?? 500);

@@ -4,9 +4,8 @@
  * followers go through redis-server and a run can be resumed on another process.
  */
 import { createHub } from '@ssekit/core';
-import { run, sse } from '@ssekit/express';
 import { redisStore } from '@ssekit/redis';
-import { chatParams, createApp, listen, tokens } from './runs-common.mjs';
+import { createApp, listen, runRoutes } from './runs-common.mjs';
 
 const store = redisStore({ url: process.env.REDIS_URL, prefix: process.env.REDIS_PREFIX });
 if (!store.runs) throw new Error('@ssekit/redis: this build keeps no run state (store.runs)');
@@ -19,13 +18,5 @@ const app = createApp({
     return { runs, deliveredOnRead: s.deliveredOnRead, deliveredOnAppend: s.deliveredOnAppend };
   },
 });
-app.use(sse({ hub }));
-app.post('/chat', (req, res) => {
-  const { key, n, interval } = chatParams(req);
-  void res.sse.startRun((signal) => tokens(key, n, interval, signal), { key });
-});
-app.get(
-  '/chat/:key',
-  run((req) => req.params.key),
-);
+runRoutes(app, hub);
 listen(app);

@@ -5,9 +5,9 @@
  */
 import { fileURLToPath } from 'node:url';
 import { createHub, type Hub } from '@ssekit/core';
-import { listen, waitUntil, watch } from '@ssekit/test-support';
+import { cleanupAfterEach, listen, waitUntil, watch } from '@ssekit/test-support';
 import type { FastifyInstance } from 'fastify';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 interface Metrics {
   handler: (req: unknown, res: unknown) => void;
@@ -18,10 +18,7 @@ type Handler = (req: unknown, res: unknown) => void;
 const example = async <T>(file: string): Promise<T> =>
   (await import(fileURLToPath(new URL(`../../examples/metrics/${file}`, import.meta.url)))) as T;
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupAfterEach();
 
 /** Starts the example app with its SDK registered first; returns its base URL and the hub. */
 type Start = () => Promise<{ url: string; hub: Hub }>;

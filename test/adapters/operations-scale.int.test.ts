@@ -7,16 +7,13 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { createHub, type Hub, MemoryStore } from '@ssekit/core';
 import { channel, sse } from '@ssekit/express';
-import { type EventRecorder, watch } from '@ssekit/test-support';
+import { cleanupAfterEach, type EventRecorder, watch } from '@ssekit/test-support';
 import express from 'express';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 const CLIENTS = 1_000;
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupAfterEach();
 
 /** One instance: a hub on the shared store, an Express app serving `/feed`. */
 async function instance(store: MemoryStore, maxAge?: number): Promise<{ hub: Hub; url: string }> {

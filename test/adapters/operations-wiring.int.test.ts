@@ -8,15 +8,12 @@ import type { AddressInfo } from 'node:net';
 import { createHub, type Hub, MemoryStore, StoreUnavailableError } from '@ssekit/core';
 import { sse as expressSse } from '@ssekit/express';
 import { sse as fastifySse } from '@ssekit/fastify';
-import { waitUntil, watch } from '@ssekit/test-support';
+import { cleanupAfterEach, waitUntil, watch } from '@ssekit/test-support';
 import express from 'express';
 import Fastify from 'fastify';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupAfterEach();
 
 interface Lines {
   error: unknown[][];

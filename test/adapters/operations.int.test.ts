@@ -13,15 +13,12 @@ import {
 } from '@ssekit/core';
 import { sse as expressSse } from '@ssekit/express';
 import { sse as fastifySse } from '@ssekit/fastify';
-import { watch } from '@ssekit/test-support';
+import { cleanupAfterEach, watch } from '@ssekit/test-support';
 import express from 'express';
 import Fastify from 'fastify';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupAfterEach();
 
 interface Served {
   hub: Hub;

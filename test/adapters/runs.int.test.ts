@@ -7,16 +7,13 @@ import type { AddressInfo } from 'node:net';
 import { createHub, type Hub } from '@ssekit/core';
 import { run as expressRun, sse as expressSse } from '@ssekit/express';
 import { run as fastifyRun, sse as fastifySse } from '@ssekit/fastify';
-import { watch } from '@ssekit/test-support';
+import { cleanupAfterEach, watch } from '@ssekit/test-support';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import express from 'express';
 import Fastify from 'fastify';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupAfterEach();
 
 /** A fake model: `n` tokens, one per turn of the event loop, stopping when its signal aborts. */
 async function* model(n: number, signal: AbortSignal): AsyncGenerator<string> {

@@ -4,23 +4,14 @@
  * was stored, every reader delivers all of it, in order.
  */
 import { type RedisStore, RedisUnavailableError, redisStore } from '@ssekit/redis';
-import { type RedisServer, StoreRecorder, startRedisServer } from '@ssekit/test-support';
-import { Redis } from 'ioredis';
-import { afterEach, expect, it } from 'vitest';
+import { cleanupAfterEach, redisServerWithAdmin, StoreRecorder } from '@ssekit/test-support';
+import { expect, it } from 'vitest';
 import { startTcpProxy } from './tcp-proxy.js';
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupAfterEach();
 
-async function redisServer(persistence: boolean): Promise<{ server: RedisServer; admin: Redis }> {
-  const server = await startRedisServer({ persistence });
-  const admin = new Redis(server.url, { retryStrategy: () => 50 });
-  admin.on('error', () => {});
-  cleanups.push(() => server.stop());
-  cleanups.push(() => admin.disconnect());
-  return { server, admin };
+function redisServer(persistence: boolean) {
+  return redisServerWithAdmin(cleanups, { persistence });
 }
 
 function open(url: string, options: Parameters<typeof redisStore>[0] = {}): RedisStore {

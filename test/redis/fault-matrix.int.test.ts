@@ -7,9 +7,9 @@
  * a hang), nothing is lost and nothing is signalled.
  */
 
-import { type RedisServer, startRedisServer } from '@ssekit/test-support';
+import { cleanupAfterEach, type RedisServer, startRedisServer } from '@ssekit/test-support';
 import { Redis } from 'ioredis';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   type HubProcess,
   type PublishedEvent,
@@ -41,10 +41,7 @@ interface Harness {
   stop(): void;
 }
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupAfterEach();
 
 /** A test's own connection: its reconnect errors after a kill are expected. */
 function quiet(conn: Redis): Redis {

@@ -11,28 +11,19 @@ import { parseEventId } from '@ssekit/core/store';
 import { type RedisStore, redisStore } from '@ssekit/redis';
 import {
   type CoreServer,
+  cleanupAfterEach,
   deferred,
-  type RedisServer,
+  redisServerPerFile,
   runClaim,
   StoreRecorder,
-  startRedisServer,
   startRunServer,
   watch,
 } from '@ssekit/test-support';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await startRedisServer();
-});
-afterAll(async () => {
-  await redis.stop();
-});
+const redis = redisServerPerFile();
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupAfterEach();
 
 let prefixes = 0;
 function nextPrefix(): string {

@@ -12,10 +12,12 @@ import { redisStore } from '@ssekit/redis';
 import {
   AsyncQueue,
   type CoreServer,
+  cleanupAfterEach,
   type EventRecorder,
   messageText,
   type RedisServer,
   recordUnhandledRejections,
+  redisServerPerFile,
   startRedisServer,
   startRunServer,
   terminalEvent,
@@ -23,23 +25,14 @@ import {
   watch,
 } from '@ssekit/test-support';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startTcpProxy } from './tcp-proxy.js';
 
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await startRedisServer();
-});
-afterAll(async () => {
-  await redis.stop();
-});
+const redis = redisServerPerFile();
 
 const unhandled = recordUnhandledRejections();
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupAfterEach();
 
 let prefixes = 0;
 function nextPrefix(): string {

@@ -11,30 +11,21 @@ import { createHub, type Hub } from '@ssekit/core';
 import { redisStore } from '@ssekit/redis';
 import {
   type CoreServer,
+  cleanupAfterEach,
   dropAtRandom,
   messageText,
-  type RedisServer,
-  startRedisServer,
+  redisServerPerFile,
   startRunServer,
   tokens,
   tokenText,
   watch,
 } from '@ssekit/test-support';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
-let redis: RedisServer;
-beforeAll(async () => {
-  redis = await startRedisServer();
-});
-afterAll(async () => {
-  await redis.stop();
-});
+const redis = redisServerPerFile();
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupAfterEach();
 
 let prefixes = 0;
 /** Hubs sharing one prefix: as many processes would, each with its own connections and owner id. */

@@ -17,13 +17,16 @@ import {
   StoreUnavailableError,
 } from '@ssekit/core';
 import type { ReplayResult, StoreListener } from '@ssekit/core/store';
-import { rawGet as rawClient, startCoreServer, startSseServer, watch } from '@ssekit/test-support';
-import { afterEach, describe, expect, it } from 'vitest';
+import {
+  cleanupAfterEach,
+  rawGet as rawClient,
+  startCoreServer,
+  startSseServer,
+  watch,
+} from '@ssekit/test-support';
+import { describe, expect, it } from 'vitest';
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupAfterEach();
 
 function hubFor(options: Parameters<typeof createHub>[0] = {}): Hub {
   const hub = createHub(options);

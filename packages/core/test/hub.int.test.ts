@@ -2,13 +2,16 @@ import { EventEmitter, once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
 import { createHub, type Hub, SseRefusal, SseStream } from '@ssekit/core';
-import { startCoreServer, trackSockets, utf8Header, watch } from '@ssekit/test-support';
-import { afterEach, describe, expect, it } from 'vitest';
+import {
+  cleanupAfterEach,
+  startCoreServer,
+  trackSockets,
+  utf8Header,
+  watch,
+} from '@ssekit/test-support';
+import { describe, expect, it } from 'vitest';
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupAfterEach();
 
 function hubFor(test: Parameters<typeof createHub>[0] = {}): Hub {
   const hub = createHub(test);

@@ -21,8 +21,14 @@ import {
   type MetricsMeter,
   StoreUnavailableError,
 } from '@ssekit/core';
-import { type CoreServer, startCoreServer, waitUntil, watch } from '@ssekit/test-support';
-import { afterEach, describe, expect, it } from 'vitest';
+import {
+  type CoreServer,
+  cleanupAfterEach,
+  startCoreServer,
+  waitUntil,
+  watch,
+} from '@ssekit/test-support';
+import { describe, expect, it } from 'vitest';
 
 /** Collects on demand, as a Prometheus scrape would. */
 class TestReader extends MetricReader {
@@ -30,10 +36,7 @@ class TestReader extends MetricReader {
   protected async onShutdown(): Promise<void> {}
 }
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupAfterEach();
 
 function sdk(): { meter: MetricsMeter; reader: TestReader; provider: MeterProvider } {
   const reader = new TestReader();

@@ -5,6 +5,7 @@
 import { createHub, type Hub, RunExistsError } from '@ssekit/core';
 import {
   type CoreServer,
+  cleanupAfterEach,
   type EventRecorder,
   messageText,
   recordUnhandledRejections,
@@ -12,14 +13,11 @@ import {
   terminalEvent,
   watch,
 } from '@ssekit/test-support';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 const unhandled = recordUnhandledRejections();
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupAfterEach();
 
 async function serve(hub: Hub): Promise<CoreServer> {
   const server = await startRunServer(hub);

@@ -16,6 +16,7 @@ import {
 } from '@ssekit/core';
 import {
   type CoreServer,
+  cleanupAfterEach,
   dropAtRandom,
   messageText,
   rawGet,
@@ -24,12 +25,9 @@ import {
   tokenText,
   watch,
 } from '@ssekit/test-support';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupAfterEach();
 
 /** `GET /?key=K[&openai]` follows run K through core's stream; closed after each test. */
 async function serve(hub: Hub, options: SseStreamOptions = {}): Promise<CoreServer> {

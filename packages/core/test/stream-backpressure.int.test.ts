@@ -1,18 +1,21 @@
 import { once } from 'node:events';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { type CloseReason, encodeEvent, type SseStreamOptions } from '@ssekit/core';
-import { type RawClient, rawGet, type ServedStream, startSseServer } from '@ssekit/test-support';
-import { afterEach, describe, expect, it } from 'vitest';
+import {
+  cleanupAfterEach,
+  type RawClient,
+  rawGet,
+  type ServedStream,
+  startSseServer,
+} from '@ssekit/test-support';
+import { describe, expect, it } from 'vitest';
 
 const MB = 1024 * 1024;
 const FRAME = encodeEvent({ data: 'x'.repeat(64 * 1024) });
 const FRAME_MARK = 'data: xxxxxxxx';
 const MAX_QUEUE = 512 * 1024;
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupAfterEach();
 
 /** A server with one stream, and a raw client that stops reading once headers arrived. */
 async function stalledClient(

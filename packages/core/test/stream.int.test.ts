@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { Readable } from 'node:stream';
 import type { CloseReason, SseStream } from '@ssekit/core';
 import {
+  cleanupAfterEach,
   deferred,
   type EventRecorder,
   type Handler,
@@ -11,13 +12,10 @@ import {
   watch,
 } from '@ssekit/test-support';
 import { request } from 'undici';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { tickerCount } from '../src/stream/ticker.js';
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupAfterEach();
 
 async function server(options: Parameters<typeof startSseServer>[0] = {}, handler?: Handler) {
   const started = await startSseServer(options, handler);

@@ -1,22 +1,13 @@
 /** Redis going away is a fault, not a crash: clear errors, no queue, reconnect, resume. */
 import { ChannelClosedError, parseEventId, StoreUnavailableError } from '@ssekit/core';
 import { type RedisStore, RedisUnavailableError, redisStore } from '@ssekit/redis';
-import { type RedisServer, StoreRecorder, startRedisServer } from '@ssekit/test-support';
-import { Redis } from 'ioredis';
-import { afterEach, expect, it } from 'vitest';
+import { cleanupAfterEach, redisServerWithAdmin, StoreRecorder } from '@ssekit/test-support';
+import { expect, it } from 'vitest';
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupAfterEach();
 
-async function redisServer(persistence = true): Promise<{ server: RedisServer; admin: Redis }> {
-  const server = await startRedisServer({ persistence });
-  const admin = new Redis(server.url, { retryStrategy: () => 50 });
-  admin.on('error', () => {});
-  cleanups.push(() => server.stop());
-  cleanups.push(() => admin.disconnect());
-  return { server, admin };
+function redisServer(persistence = true) {
+  return redisServerWithAdmin(cleanups, { persistence });
 }
 
 function open(url: string, options: Parameters<typeof redisStore>[0] = {}): RedisStore {

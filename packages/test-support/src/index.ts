@@ -23,6 +23,12 @@ export {
 } from './event-source.js';
 export { describeHubBehaviour, type StoreFactory } from './hub-behaviour.js';
 export { type Listening, listen, listenFastify, type Running, trackSockets } from './listen.js';
+export {
+  type Cleanup,
+  cleanupAfterEach,
+  redisServerPerFile,
+  redisServerWithAdmin,
+} from './per-file.js';
 export { type RawClient, type RawGetOptions, type RawHead, rawGet } from './raw-client.js';
 export {
   REDIS_SERVER,
