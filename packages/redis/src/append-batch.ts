@@ -1,7 +1,9 @@
 /**
- * Publishing in batches: what one process appends in one tick goes to Redis as one script call
- * (scripts/append.ts), so a token stream costs one round trip and one vouch per tick, not per
- * event. The rules (docs/decisions.md, "Publishing in batches"):
+ * Publishing in batches: what one process appends while its previous batch is on its way goes to
+ * Redis as one script call (scripts/append.ts), so a token stream costs one round trip and one
+ * vouch per batch, not per event. With nothing on its way, an append goes at the end of the
+ * current task (a microtask), so a lone publish doesn't wait a loop turn, and a burst made in one
+ * task is still one call. The rules (docs/decisions.md, "Publishing in batches"):
  * - Order and ids are those of the same appends one by one: seqs follow the call order across
  *   channels, trimming runs after each event.
  * - Each append has its own outcome: one to a closed channel rejects with ChannelClosedError, one
@@ -21,8 +23,21 @@ import type { StoreKeys } from './options.js';
 export const MAX_BATCH_EVENTS = 256;
 /** Most body characters per script call (about bytes), for the same reason. */
 export const MAX_BATCH_CHARS = 1 << 20;
+/**
+ * Script calls on their way at most before appends wait for one to return: the wait is what
+ * lets a busy process's appends gather into batches by themselves, as large as the load needs.
+ */
+const MAX_CALLS_IN_FLIGHT = 1;
+
+/** A seq the caller reserved for an append (see runs/run-writer.ts), and the epoch it is in. */
+export interface ReservedSeq {
+  seq: number;
+  epoch: string;
+}
 
 interface PendingAppend extends OwnAppend {
+  /** Its reserved seq; undefined: Redis takes the next one. */
+  reserved: ReservedSeq | undefined;
   resolve: (id: string) => void;
   reject: (error: unknown) => void;
 }
@@ -36,7 +51,10 @@ export interface BatchHost {
   runAppend(keys: readonly string[], args: readonly (string | number)[]): Promise<unknown>;
   /** The reply's epoch, the head before the batch, the base of the known epoch, the last seq. */
   appended(epoch: string, head: number, base: number, lastSeq: number): void;
-  /** One event was stored as `seq`, after its channel's entry `prev` (see the reader's `echo`). */
+  /**
+   * One event was stored as `seq`, after its channel's entry `prev` (see the reader's `echo`).
+   * Not called for an event stored under a reserved seq: that one was delivered as it was made.
+   */
   stored(append: OwnAppend, epoch: string, seq: number, prev: number): void;
   /**
    * One event was refused (its channel closed, or Redis refused its commands): the channel is
@@ -51,25 +69,38 @@ type AppendReply = [epoch: string, base: number, head: number, ...outcomes: Arra
 export class AppendBatcher {
   private queue: PendingAppend[] = [];
   private scheduled = false;
+  private inFlight = 0;
   private readonly flushLater = (): void => {
     this.scheduled = false;
-    this.flush();
+    if (this.inFlight < MAX_CALLS_IN_FLIGHT) this.flush();
   };
 
   constructor(private readonly host: BatchHost) {}
 
-  /** Queues an append for this tick's batch. */
-  append(channel: string, body: string, event: string | undefined): Promise<string> {
+  /** Queues an append for the next batch. */
+  append(
+    channel: string,
+    body: string,
+    event: string | undefined,
+    reserved?: ReservedSeq,
+  ): Promise<string> {
     return new Promise<string>((resolve, reject) => {
-      this.queue.push({ channel, body, event, resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(this.flushLater);
-      }
+      this.queue.push({ channel, body, event, reserved, resolve, reject });
+      this.schedule();
     });
   }
 
-  /** Sends everything queued now, in call order, in as many script calls as the limits need. */
+  /** Sends the queue at the end of this task, unless a call is on its way (its reply sends it). */
+  private schedule(): void {
+    if (this.scheduled || this.inFlight >= MAX_CALLS_IN_FLIGHT || this.queue.length === 0) return;
+    this.scheduled = true;
+    queueMicrotask(this.flushLater);
+  }
+
+  /**
+   * Sends everything queued now, in call order, in as many script calls as the limits need (also
+   * when a call is on its way: another command of the store must go after these appends).
+   */
   flush(): void {
     const queue = this.queue;
     if (queue.length === 0) return;
@@ -93,7 +124,7 @@ export class AppendBatcher {
     const scriptKeys: string[] = [...keys.history, keys.closed];
     const names: string[] = [];
     const events: (string | number)[] = [];
-    for (const { channel, body, event } of batch) {
+    for (const { channel, body, event, reserved } of batch) {
       let c = numbers.get(channel);
       if (c === undefined) {
         c = numbers.size + 1;
@@ -102,14 +133,25 @@ export class AppendBatcher {
         scriptKeys.push(keys.stream(channel), keys.meta(channel));
       }
       events.push(c, body, event === undefined ? '0' : '1', event ?? '');
+      events.push(reserved?.seq ?? 0, reserved?.epoch ?? '');
     }
     const args = [this.host.highestSeq, ...this.host.limits, names.length, ...names, ...events];
+    this.inFlight++;
     this.host.runAppend(scriptKeys, args).then(
-      (reply) => this.settle(batch, reply as AppendReply),
+      (reply) => {
+        this.returned();
+        this.settle(batch, reply as AppendReply);
+      },
       (error: unknown) => {
+        this.returned();
         for (const append of batch) append.reject(error);
       },
     );
+  }
+
+  private returned(): void {
+    this.inFlight--;
+    this.schedule();
   }
 
   private settle(batch: PendingAppend[], reply: AppendReply): void {
@@ -125,7 +167,8 @@ export class AppendBatcher {
       const outcome = reply[3 + i];
       if (typeof outcome === 'number') {
         const prev = reply[3 + batch.length + i];
-        if (typeof prev === 'number' && prev >= 0) this.host.stored(append, epoch, outcome, prev);
+        if (typeof prev === 'number' && prev >= 0 && !append.reserved)
+          this.host.stored(append, epoch, outcome, prev);
         append.resolve(formatEventId(epoch, outcome));
       } else {
         this.host.refused(append.channel);

@@ -1,6 +1,7 @@
 /**
  * Lua that appends a batch of events (what one process published in one tick), in order, each to
- * its own channel: per event, take the next seq, XADD, count its bytes, trim. One vouch per batch.
+ * its own channel: the batch's seqs in one INCRBY, one XADD per event, and per channel one read
+ * of its meta and one write and trim after its events. One vouch per batch.
  */
 import { EPOCH_LUA } from './epoch.js';
 import { HISTORY_LUA } from './history.js';
@@ -9,7 +10,7 @@ import { HISTORY_LUA } from './history.js';
  * The batch is one atomic step that does what the same appends would do one by one: each event
  * gets its own seq (in ARGV order, across channels), and its own outcome. An event to a closed
  * channel gets 'SSEKIT_CLOSED'; one whose commands fail (an error reply, e.g. WRONGTYPE or OOM)
- * gets the error's text and stores no entry (at most a seq is skipped); the others are stored.
+ * gets the error's text and stores no entry (its seq is skipped); the others are stored.
  */
 export const APPEND = `
 -- KEYS[1..4]     epoch, seq, origin, epochs (see EPOCH_LUA)
@@ -23,8 +24,9 @@ export const APPEND = `
 -- ARGV[7]        max age in ms (0: no limit)
 -- ARGV[8]        C, the number of channels
 -- ARGV[8 + c]    the name of channel c = 1..C
--- ARGV[9 + C ..] four per event, in publish order: channel number c, body (the encoded fields
---                without id), has event ('1' or '0'), event type ('' if none)
+-- ARGV[9 + C ..] six per event, in publish order: channel number c, body (the encoded fields
+--                without id), has event ('1' or '0'), event type ('' if none), its seq if the
+--                caller reserved one ('0' if not), and the epoch it was reserved in ('' if not)
 -- Returns { epoch, base of the known epoch, head (the seq before the batch's first), then per
 -- event: its seq, or 'SSEKIT_CLOSED', or 'SSEKIT_FAILED <error>'; then per event: the seq of
 -- its channel's previous entry (0 if none), or -1 when it was not stored }. The previous seq
@@ -36,70 +38,95 @@ local epoch, base = vouch()
 local known, seen = ARGV[3], tonumber(ARGV[4])
 local max_events, max_bytes, max_age = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local channels = tonumber(ARGV[8])
+local first_event = 9 + channels
 local closed = redis.call('SMISMEMBER', KEYS[5], unpack(ARGV, 9, 8 + channels))
 local now = now_ms()
-local checked, first = false, nil
 
-local function append_one(c, body, has_event, event)
-  local stream, meta_key = KEYS[4 + 2 * c], KEYS[5 + 2 * c]
-  local seq = redis.call('INCR', KEYS[2])
-  if not checked then
-    checked = true
-    if epoch == known and seq <= seen then
-      -- The counter went back under a server that vouched for it (the data was edited or
-      -- restored in place): ids already handed out would be issued again. Start a new history.
-      epoch = switch_epoch(ARGV[1], redis.call('GET', KEYS[3]), false)
-      base = -1
+-- Each channel's meta and length are read once, and written (and trimmed) once after its events
+-- (history.ts). A channel whose meta or stream Redis refuses fails all its events of the batch.
+local state = {}
+local top, count = 0, 0
+for c = 1, channels do
+  if closed[c] ~= 1 then
+    local ok, st = pcall(open_channel, KEYS[4 + 2 * c], KEYS[5 + 2 * c])
+    if ok then
+      if st.last > top then top = st.last end
+    else
+      if type(st) == 'table' then st = st.err end
+      st = {err = 'SSEKIT_FAILED ' .. tostring(st)}
     end
+    state[c] = st
   end
-  local meta = redis.call('HMGET', meta_key, 'l', 'd', 'b')
-  local prev = meta[1] or '0'
-  if seq <= tonumber(prev) then
-    -- The counter is behind this channel (restored or edited apart from it): move it past.
-    redis.call('SET', KEYS[2], prev)
-    seq = redis.call('INCR', KEYS[2])
-  end
-  local id = string.format('%d-0', seq)
-  local len = redis.call('XLEN', stream)
-  local bytes = tonumber(meta[3] or '0')
-  if len == 0 then
-    -- Whatever the channel held before aged out: it counts as evicted.
-    local floor = meta[2] or '0'
-    if tonumber(prev) > tonumber(floor) then floor = prev end
-    redis.call('HSET', meta_key, 'd', floor)
-    bytes = 0
-  end
-  if has_event == '1' then
-    redis.call('XADD', stream, id, 'b', body, 't', now, 'p', prev, 'e', event)
-  else
-    redis.call('XADD', stream, id, 'b', body, 't', now, 'p', prev)
-  end
-  bytes = bytes + frame_bytes(epoch, seq_of(id), body)
-  redis.call('HSET', meta_key, 'l', seq_of(id), 'b', bytes)
-  -- An idle channel's history disappears on its own once all of it is too old.
-  if max_age > 0 then redis.call('PEXPIRE', stream, max_age) end
-  trim(stream, meta_key, epoch, now, max_events, max_bytes, max_age, len + 1, bytes)
-  return seq, tonumber(prev)
 end
+local stored = 0
+for i = first_event, #ARGV, 6 do
+  if closed[tonumber(ARGV[i])] ~= 1 then
+    stored = stored + 1
+    if ARGV[i + 4] == '0' then count = count + 1 end
+  end
+end
+
+-- The batch's seqs, taken at once: one per event to an open channel, in ARGV order.
+local seq = tonumber(redis.call('GET', KEYS[2]) or '0')
+if stored > 0 and epoch == known and seq + 1 <= seen then
+  -- The counter went back under a server that vouched for it (the data was edited or restored
+  -- in place): ids already handed out would be issued again. Start a new history.
+  epoch = switch_epoch(ARGV[1], redis.call('GET', KEYS[3]), false)
+  base = -1
+end
+if seq < top then
+  -- The counter is behind a channel (restored or edited apart from it): move it past.
+  seq = top
+  redis.call('SET', KEYS[2], seq)
+end
+if count > 0 then redis.call('INCRBY', KEYS[2], count) end
 
 local out = {epoch, base, 0}
 local prevs = {}
-for i = 9 + channels, #ARGV, 4 do
+local first = nil
+local counter = seq + count
+for i = first_event, #ARGV, 6 do
   local c = tonumber(ARGV[i])
+  local st = state[c]
   if closed[c] == 1 then
     out[#out + 1] = 'SSEKIT_CLOSED'
     prevs[#prevs + 1] = -1
   else
-    local ok, result, prev = pcall(append_one, c, ARGV[i + 1], ARGV[i + 2], ARGV[i + 3])
-    if ok then
-      if first == nil then first = result end
-      out[#out + 1] = result
-      prevs[#prevs + 1] = prev
-    else
-      prevs[#prevs + 1] = -1
-      if type(result) == 'table' then result = result.err end
-      out[#out + 1] = 'SSEKIT_FAILED ' .. tostring(result)
+    local ok, err = false, st.err
+    local this = tonumber(ARGV[i + 4])
+    if this == 0 then
+      seq = seq + 1
+      this = seq
+    elseif ARGV[i + 5] ~= epoch or this > counter then
+      -- Reserved in another history, or above a counter that went back: the seq may be issued
+      -- again (or is already), so the event can't be stored under it.
+      err = err or 'SSEKIT_FAILED SSEKIT_STALE the reserved id is no longer valid'
     end
+    if not err then
+      local event = nil
+      if ARGV[i + 2] == '1' then event = ARGV[i + 3] end
+      local prev = st.last
+      ok, err = pcall(add_entry, KEYS[4 + 2 * c], st, epoch, this, ARGV[i + 1], event, now)
+      if ok then
+        if first == nil then first = this end
+        out[#out + 1] = this
+        prevs[#prevs + 1] = prev
+      else
+        if type(err) == 'table' then err = err.err end
+        err = 'SSEKIT_FAILED ' .. tostring(err)
+      end
+    end
+    if not ok then
+      out[#out + 1] = err
+      prevs[#prevs + 1] = -1
+    end
+  end
+end
+
+for c = 1, channels do
+  local st = state[c]
+  if st and st.added then
+    close_channel(KEYS[4 + 2 * c], KEYS[5 + 2 * c], st, epoch, now, max_events, max_bytes, max_age)
   end
 end
 out[1] = epoch

@@ -79,4 +79,44 @@ local function trim(stream, meta, epoch, now, max_events, max_bytes, max_age, le
     redis.call('HSET', meta, 'b', bytes - dropped_bytes, 'd', seq_of(last))
   end
 end
+
+-- A channel about to get events: its last seq, stream length and frame bytes, in a table that
+-- the appends update and close_channel writes back. A channel whose history all aged out starts
+-- again from nothing: what it held counts as evicted.
+local function open_channel(stream, meta_key)
+  local meta = redis.call('HMGET', meta_key, 'l', 'd', 'b')
+  local len = redis.call('XLEN', stream)
+  local last = tonumber(meta[1] or '0')
+  local bytes = tonumber(meta[3] or '0')
+  if len == 0 then
+    local floor = tonumber(meta[2] or '0')
+    if last > floor then floor = last end
+    redis.call('HSET', meta_key, 'd', floor)
+    bytes = 0
+  end
+  return {last = last, len = len, bytes = bytes, added = false}
+end
+
+-- One entry, with its seq chosen by the caller; the channel's state counts it.
+local function add_entry(stream, st, epoch, seq, body, event, now)
+  local id = string.format('%d-0', seq)
+  if event then
+    redis.call('XADD', stream, id, 'b', body, 't', now, 'p', st.last, 'e', event)
+  else
+    redis.call('XADD', stream, id, 'b', body, 't', now, 'p', st.last)
+  end
+  st.last = seq
+  st.len = st.len + 1
+  st.bytes = st.bytes + frame_bytes(epoch, string.format('%d', seq), body)
+  st.added = true
+end
+
+-- Writes a channel's state back after its events, then trims it (once: the longest tail that
+-- fits is the same as trimming after each event would leave).
+local function close_channel(stream, meta_key, st, epoch, now, max_events, max_bytes, max_age)
+  redis.call('HSET', meta_key, 'l', st.last, 'b', st.bytes)
+  -- An idle channel's history disappears on its own once all of it is too old.
+  if max_age > 0 then redis.call('PEXPIRE', stream, max_age) end
+  trim(stream, meta_key, epoch, now, max_events, max_bytes, max_age, st.len, st.bytes)
+end
 `;
