@@ -224,7 +224,8 @@ describe('probe: own appends delivered without read back', () => {
     // A reads the channel again. Hold that read's reply, already made by Redis.
     const held = proxy.arm(a.keys.stream(channel));
     await b.append(channel, 'data: from b', undefined);
-    await a.append(channel, 'data: a3', undefined);
+    // (a3's id was reserved before B's event: it is refused, after reaching A's follower.)
+    await expect(a.append(channel, 'data: a3', undefined)).rejects.toThrow(/SSEKIT_STALE/);
     await held;
     // A appends once more meanwhile; its echo fails too (a3 is not delivered yet).
     const id = await a.append(channel, 'data: a4', undefined);
@@ -255,9 +256,12 @@ describe('probe: run state after an interrupted end', () => {
     }
     const errorId = await b.append(claim.channel, 'event: error\ndata: {}', 'error');
     await b.runs.end('late', null, 'interrupted', errorId, 60_000);
-    // A wakes up, its source finished meanwhile: it publishes `done` and records its end.
-    const doneId = await a.append(claim.channel, 'event: done\ndata: {}', 'done');
-    await a.runs.end('late', 'process-a', 'done', doneId, 60_000);
+    // A wakes up, its source finished meanwhile: its `done` can't be stored after B's end (its
+    // id was reserved before), and recording its end changes nothing.
+    await expect(a.append(claim.channel, 'event: done\ndata: {}', 'done')).rejects.toThrow(
+      /SSEKIT_STALE/,
+    );
+    await a.runs.end('late', 'process-a', 'done', `${errorId}0`, 60_000);
     const record = await b.runs.get('late');
     // Followers were told `error` and ended at errorId: the record must keep saying so, or a
     // follower resuming from errorId is let in again and gets a second terminal event.

@@ -33,6 +33,8 @@ const MAX_CALLS_IN_FLIGHT = 1;
 export interface ReservedSeq {
   seq: number;
   epoch: string;
+  /** Delivered to this process's followers as it was made; if not, it is once stored. */
+  delivered: boolean;
 }
 
 interface PendingAppend extends OwnAppend {
@@ -60,7 +62,7 @@ export interface BatchHost {
    * One event was refused (its channel closed, or Redis refused its commands): the channel is
    * not what this process thought, so it must be read (a close marker there ends its streams).
    */
-  refused(channel: string): void;
+  refused(channel: string, reserved: boolean): void;
 }
 
 /** `outcomes` then, per event, its channel's previous seq (-1 when it was not stored). */
@@ -144,7 +146,11 @@ export class AppendBatcher {
       },
       (error: unknown) => {
         this.returned();
-        for (const append of batch) append.reject(error);
+        for (const append of batch) {
+          // Maybe not stored: the run's next ids come from Redis again (a later one stays valid).
+          if (append.reserved) this.host.refused(append.channel, true);
+          append.reject(error);
+        }
       },
     );
   }
@@ -167,11 +173,11 @@ export class AppendBatcher {
       const outcome = reply[3 + i];
       if (typeof outcome === 'number') {
         const prev = reply[3 + batch.length + i];
-        if (typeof prev === 'number' && prev >= 0 && !append.reserved)
+        if (typeof prev === 'number' && prev >= 0 && !append.reserved?.delivered)
           this.host.stored(append, epoch, outcome, prev);
         append.resolve(formatEventId(epoch, outcome));
       } else {
-        this.host.refused(append.channel);
+        this.host.refused(append.channel, append.reserved !== undefined);
         if (outcome === 'SSEKIT_CLOSED') append.reject(new ChannelClosedError(append.channel));
         else append.reject(new ReplyError(String(outcome).replace(/^SSEKIT_FAILED /, '')) as Error);
       }

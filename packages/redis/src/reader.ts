@@ -202,29 +202,38 @@ export class StreamReader {
   }
 
   /**
-   * This process stored an event (append-batch.ts). When it directly follows what this reader
-   * delivered last on a channel followed alone, it is delivered now rather than read back: one
-   * round trip instead of two, and no wait for the blocking read to wake. The read that returns
+   * This process stored an event (append-batch.ts), or made one under a seq it reserved
+   * (`stored` false: runs/run-writer.ts). When it directly follows what this reader delivered last
+   * on a channel followed alone, it is delivered now rather than read back: one round trip
+   * instead of two (none for a reserved seq), and no wait for the blocking read to wake. The read that returns
    * it later skips it (its seq is not after the channel's last). Anything else (another epoch, a
    * channel still catching up, another process's entry in between) is left to the read.
    */
-  echo({ channel, body, event }: OwnAppend, epoch: string, seq: number, prev: number): void {
+  echo(
+    { channel, body, event }: OwnAppend,
+    epoch: string,
+    seq: number,
+    prev: number,
+    stored: boolean,
+  ): boolean {
     const tap = this.taps.get(channel);
-    if (!tap?.alone) return;
+    if (!tap?.alone) return false;
     if (
       tap.catchingUp ||
       epoch !== this.epoch ||
       tap.lastSeq === undefined ||
       Number(tap.lastSeq) !== prev
     ) {
-      // The read delivers it; make sure one does, even where this process alone writes.
-      if (tap.lastSeq === undefined || Number(tap.lastSeq) < seq) this.readAgain(channel);
-      return;
+      // Once stored, the read delivers it; make sure one does, even where this process alone
+      // writes. (Not stored yet, under a reserved seq: it comes back here once it is.)
+      if (stored && (tap.lastSeq === undefined || Number(tap.lastSeq) < seq))
+        this.readAgain(channel);
+      return false;
     }
     tap.position = `${seq}-0`;
     tap.lastSeq = String(seq);
     this.host.noteSeq(seq);
-    const stored = toStoredEvent(channel, epoch, seq, {
+    const made = toStoredEvent(channel, epoch, seq, {
       body,
       event,
       time: Date.now(),
@@ -232,9 +241,19 @@ export class StreamReader {
       closed: false,
       final: undefined,
     });
-    this.lastDelivered = stored.id;
+    this.lastDelivered = made.id;
     this.deliveredOnAppend++;
-    this.tellEvent(tap, stored);
+    this.tellEvent(tap, made);
+    return true;
+  }
+
+  /**
+   * An event made under a reserved seq (`echo` with `stored` false) was delivered but not stored:
+   * the channel's next entry won't name it as its previous one, so don't check that once.
+   */
+  forgetLast(channel: string): void {
+    const tap = this.taps.get(channel);
+    if (tap) tap.lastSeq = undefined;
   }
 
   /** `channel` must be read again from its position, at once (its events are not all echoed). */

@@ -86,12 +86,33 @@ export class RedisStore implements EventStore {
         epochs.observe(epoch, head, base);
         epochs.noteSeq(lastSeq);
       },
-      stored: (append, epoch, seq, prev) => this.reader.echo(append, epoch, seq, prev),
-      refused: (channel) => this.reader.readAgain(channel),
+      stored: (append, epoch, seq, prev) => {
+        this.reader.echo(append, epoch, seq, prev, true);
+      },
+      refused: (channel, reserved) => {
+        if (reserved) {
+          this.runs.unreserve(channel);
+          this.reader.forgetLast(channel);
+        }
+        this.reader.readAgain(channel);
+      },
     });
     this.runs = new RedisRunStore({
       connection: this.commands,
       run: (what, command) => this.runner.run(what, command),
+      vouched: (what, script, keys, args) => this.sendScript(what, script, keys, args),
+      history: this.keys.history,
+      limits: this.limits,
+      get epoch() {
+        return epochs.epoch;
+      },
+      get highestSeq() {
+        return epochs.highestSeq;
+      },
+      observed: (epoch, head, base, seq) => {
+        epochs.observe(epoch, head, base);
+        epochs.noteSeq(seq);
+      },
       runKey: (key) => this.keys.run(key),
       channelKeys: (channel) => ({
         stream: this.keys.stream(channel),
@@ -135,9 +156,17 @@ export class RedisStore implements EventStore {
     );
   }
 
-  /** Queued for this tick's batch (append-batch.ts): one round trip for all of them. */
+  /**
+   * Queued for the next batch (append-batch.ts): one round trip for all of them. An event of a
+   * run this process produces takes a reserved seq (runs/run-writer.ts) and reaches this
+   * process's followers now, not after the round trip.
+   */
   append(channel: string, body: string, event: string | undefined): Promise<string> {
-    return this.batcher.append(channel, body, event);
+    const taken = this.runs.reserve(channel);
+    if (!taken) return this.batcher.append(channel, body, event);
+    const append = { channel, body, event };
+    const delivered = this.reader.echo(append, taken.epoch, taken.seq, taken.prev, false);
+    return this.batcher.append(channel, body, event, { ...taken, delivered });
   }
 
   async readAfter(
@@ -165,6 +194,14 @@ export class RedisStore implements EventStore {
     listener: StoreListener,
     options: StoreSubscribeOptions = {},
   ): Promise<() => void> {
+    const alone = options.channelOrderOnly === true;
+    const reserved = alone ? this.runs.lastReserved(channel) : undefined;
+    if (reserved !== undefined) {
+      // A run this process produces: its events from here on are made here and delivered as they
+      // are made (`append`); those before, even if not yet stored, are in the replay read next
+      // (it sends the pending batch first). No round trip.
+      return this.reader.add(channel, listener, String(reserved), true).unsubscribe;
+    }
     const reply = (await this.runScript(
       'subscribe',
       scripts.position,
@@ -174,7 +211,6 @@ export class RedisStore implements EventStore {
     const [epoch, head, lastSeq, closed, base] = reply;
     this.epochs.observe(epoch, head, base);
     // From here on every entry of the channel is after `lastSeq`, so the reader delivers it.
-    const alone = options.channelOrderOnly === true;
     const { unsubscribe, caughtUp } = this.reader.add(channel, listener, lastSeq, alone);
     // Followed alone: its order is the channel's own, so there is nothing to level it with.
     if (!alone) await this.levelled(caughtUp, unsubscribe);
@@ -229,6 +265,9 @@ export class RedisStore implements EventStore {
   }
 
   async isClosed(channel: string): Promise<boolean> {
+    // A run produced here with its ids reserved: its appends would have been refused (and the
+    // ids dropped) had it been closed. No round trip before its follower's first token.
+    if (this.runs.lastReserved(channel) !== undefined) return false;
     this.batcher.flush();
     const member = await this.runner.run('check the channel', () =>
       this.commands.sismember(this.keys.closed, channel),

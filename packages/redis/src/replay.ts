@@ -3,13 +3,14 @@ import {
   type ChannelGap,
   formatEventId,
   type GapReason,
+  isRunChannel,
   mergeBySeq,
   type ReplayResult,
   type StoredEvent,
 } from '@ssekit/core/store';
 import { type RawEntry, readFields, seqOf, toStoredEvent } from './entries.js';
 
-/** { epoch, head, base, reason, then per channel: evicted floor, oldest entry id, entries }. */
+/** { epoch, head, base, reason, then per channel: evicted floor, oldest entry id, entries, last seq }. */
 export type ReadAfterReply = [
   epoch: string,
   head: number,
@@ -29,18 +30,27 @@ export function replayResult(
   afterSeq: number,
 ): ReplayResult {
   const [epoch, head, , replyReason] = reply;
-  const snapshot = { headId: head > 0 ? formatEventId(epoch, head) : null, headSeq: head };
-  if (fresh) return { events: [], ...snapshot };
+  // A run's producer reserves its seqs (runs/run-writer.ts): it may store events under seqs
+  // below the counter after this read. Its channel is followed alone, in the channel's order, so
+  // what the read covers is up to the channel's last entry, not up to the counter.
+  // (Or up to the client's own id, if it is a position here: it may have got an event from the
+  // producer's process before that was stored, and must not get it twice.)
   // Whatever applies to the id itself (stale, unknown) applies to every channel.
   const shared = (replyReason || undefined) as GapReason | undefined;
   const after = shared === undefined ? afterSeq : 0;
+  const covered =
+    !fresh && channels.length === 1 && isRunChannel(channels[0]!)
+      ? Math.max(Number(reply[7]), after)
+      : head;
+  const snapshot = { headId: head > 0 ? formatEventId(epoch, head) : null, headSeq: covered };
+  if (fresh) return { events: [], ...snapshot };
   const runs: StoredEvent[][] = [];
   const detail: Record<string, ChannelGap> = {};
   let oldest = Number.POSITIVE_INFINITY;
   channels.forEach((channel, i) => {
-    const floor = Number(reply[4 + i * 3]);
-    const first = reply[5 + i * 3] as string;
-    const entries = reply[6 + i * 3] as RawEntry[];
+    const floor = Number(reply[4 + i * 4]);
+    const first = reply[5 + i * 4] as string;
+    const entries = reply[6 + i * 4] as RawEntry[];
     detail[channel] = {
       reason: shared ?? (floor > after ? 'evicted' : null),
       oldestId: first === '' ? null : formatEventId(epoch, seqOf(first)),

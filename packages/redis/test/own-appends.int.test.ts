@@ -61,7 +61,7 @@ it("delivers this process's appends without reading them back, interleaved with 
   expect(a.stats().deliveredOnAppend).toBeGreaterThan(0);
 });
 
-it('a channel this process alone writes (its run) is not read back, and is read again once another process writes to it', async () => {
+it('a channel this process alone writes (its run) is not read back; once another process writes to it, the next reserved id is refused and the rest is read', async () => {
   const [a, b] = pair();
   const claimed = await a.runs.claim(runClaim('k'));
   expect(claimed?.status).toBe('running');
@@ -75,14 +75,24 @@ it('a channel this process alone writes (its run) is not read back, and is read 
   await recorder.until(() => recorder.events.length === 20, "A's 20");
   expect(a.stats().deliveredOnAppend - before.deliveredOnAppend).toBe(10);
   expect(a.stats().deliveredOnRead).toBe(before.deliveredOnRead);
-  // Another process writes to it (as when A's lease lapsed and B ended the run as interrupted);
-  // A's next append can't be delivered before it, so A reads the channel again: nothing is lost.
+  // Another process writes to it (as when A's lease lapsed and B ended the run as interrupted):
+  // A's next event, made under an id reserved before B's, can't be stored after B's. Its
+  // follower here got it as it was made; from then on Redis gives the ids and A reads the
+  // channel again, so B's event and A's later ones arrive, in order.
   await b.append(CHANNEL, 'data: from b', undefined);
-  await a.append(CHANNEL, 'data: a20', undefined);
-  await recorder.until(() => recorder.events.length === 22, 'all 22');
-  expect(bodies(recorder).slice(-2)).toEqual(['data: from b', 'data: a20']);
+  await expect(a.append(CHANNEL, 'data: a20', undefined)).rejects.toThrow(/SSEKIT_STALE/);
+  await a.append(CHANNEL, 'data: a21', undefined);
+  await recorder.until(() => recorder.events.length === 23, 'all 23');
+  expect(bodies(recorder).slice(-3)).toEqual(['data: a20', 'data: from b', 'data: a21']);
   const all = seqs(recorder);
   expect(all).toEqual([...all].sort((x, y) => x - y));
+  // Not stored: a follower elsewhere never gets it.
+  const stored = (await b.readAfter([CHANNEL], claimed!.startId)).events;
+  expect(stored.map((e) => e.frame.toString().split('\n')[1])).toEqual([
+    ...Array.from({ length: 20 }, (_, i) => `data: a${i}`),
+    'data: from b',
+    'data: a21',
+  ]);
 });
 
 it('a producer that lost its lease stops counting the run, and reads its channel again', async () => {

@@ -1,21 +1,8 @@
 /** Checking channel names: a publisher's mistake is a TypeError, a request's is a 400 refusal. */
 import { SseRefusal } from '../errors.js';
+import { isRunChannel, runChannel } from '../store/run-channel.js';
 
-/** Runs live on channels of their own, under a reserved prefix. */
-const RUN_CHANNEL_PREFIX = 'ssekit:run:';
-
-/** The channel a run's events go to. */
-export function runChannel(key: string): string {
-  return `${RUN_CHANNEL_PREFIX}${key}`;
-}
-
-/**
- * A run's channel is followed alone (never beside other channels in one subscription), so the
- * store may keep its order per channel only and deliver a producer's events without a read back.
- */
-export function isRunChannel(name: string): boolean {
-  return name.startsWith(RUN_CHANNEL_PREFIX);
-}
+export { isRunChannel, runChannel };
 
 export function assertChannel(name: unknown): asserts name is string {
   if (typeof name !== 'string' || name === '')

@@ -15,6 +15,7 @@ export {
   type ReplayOwner,
   type StoredEvent,
 } from './replay-buffer.js';
+export { isRunChannel, runChannel } from './run-channel.js';
 export type { RunClaim, RunRecord, RunStatus, RunStore } from './runs.js';
 export type {
   ChannelGap,

@@ -6,12 +6,28 @@ import { runChannel } from '@ssekit/core';
 import type { RunClaim, RunRecord, RunStatus, RunStore } from '@ssekit/core/store';
 import type { Redis } from 'ioredis';
 import type { LuaScript } from '../scripts/lua-script.js';
-import { CLAIM, END, GET, INTERRUPT, RENEW, START, STOP, TOUCH } from './scripts.js';
+import { RESERVED_BLOCK, RunWriter, type TakenSeq } from './run-writer.js';
+import { CLAIM, END, GET, INTERRUPT, RENEW, RESERVE, STOP, TOUCH } from './scripts.js';
 
 /** What the run store needs of the Redis store. */
 export interface RunHost {
   readonly connection: Redis;
   run<T>(what: string, command: () => Promise<T>): Promise<T>;
+  /** Runs a script that vouches for the epoch (its first KEYS and ARGV are the epoch's). */
+  vouched(
+    what: string,
+    script: LuaScript,
+    keys: string[],
+    args: Array<string | number>,
+  ): Promise<unknown>;
+  /** The epoch's keys, then the channel limits, as the append script takes them. */
+  readonly history: readonly string[];
+  readonly limits: readonly [maxEvents: number, maxBytes: number, maxAgeMs: number];
+  /** The epoch this process knows, and the highest seq it saw in it. */
+  readonly epoch: string | undefined;
+  readonly highestSeq: number;
+  /** Takes in the epoch of a reply (epochs.ts, `observe`) and a seq handed out in it. */
+  observed(epoch: string, head: number, base: number, seq: number): void;
   runKey(key: string): string;
   channelKeys(channel: string): { stream: string; meta: string };
   append(channel: string, body: string, event: string | undefined): Promise<string>;
@@ -24,30 +40,80 @@ export class RedisRunStore implements RunStore {
   private readonly mine = new Map<string, string>();
   /** The channels of those runs: while its lease holds, nobody else writes to them. */
   private readonly producing = new Set<string>();
+  /** Their reserved seqs, by channel, while there are some (run-writer.ts). */
+  private readonly writers = new Map<string, RunWriter>();
 
   constructor(private readonly host: RunHost) {}
 
   async claim(claim: RunClaim): Promise<RunRecord | null> {
-    const runKey = this.host.runKey(claim.key);
-    const ok = await this.call(
+    const { stream, meta } = this.host.channelKeys(claim.channel);
+    const reply = (await this.host.vouched(
       'claim a run',
       CLAIM,
-      [runKey],
-      [claim.owner, claim.leaseMs, claim.retentionMs],
-    );
-    if (ok !== 1) return null;
-    // Invisible to followers ('claiming') until the start marker's id is recorded: a follower
-    // never gets a position that doesn't exist yet.
-    const startId = await this.host.append(claim.channel, claim.startBody, claim.startEvent);
-    const started = await this.call('start a run', START, this.runKeys(claim.key), [
-      claim.owner,
-      startId,
-    ]);
-    // Lost meanwhile (the claim's lease passed and another process took the key).
-    if (!Array.isArray(started)) return null;
+      [...this.host.history, this.host.runKey(claim.key), stream, meta],
+      [
+        this.host.highestSeq,
+        claim.owner,
+        claim.leaseMs,
+        claim.retentionMs,
+        RESERVED_BLOCK,
+        claim.startBody,
+        claim.startEvent,
+        ...this.host.limits,
+      ],
+    )) as [0] | [1, string, number, number, number, number, string[]];
+    if (reply[0] !== 1) return null;
+    const [, epoch, base, first, last, now, fields] = reply;
+    this.host.observed(epoch, first - 1, base, first);
     this.mine.set(claim.key, claim.channel);
     this.producing.add(claim.channel);
-    return recordOf(started);
+    // The start marker took the first seq; the run's events take the others.
+    this.writers.set(claim.channel, new RunWriter(claim.channel, epoch, first, first + 1, last));
+    return toRecord(fields, now);
+  }
+
+  /**
+   * A seq for the next event this process makes on `channel`, if it produces that run and holds
+   * reserved seqs of the current epoch; undefined: Redis gives the event its seq when it stores it.
+   * Once a run's events went that way they always do (a later block would be below their seqs).
+   */
+  reserve(channel: string): TakenSeq | undefined {
+    const writer = this.writers.get(channel);
+    if (!writer) return undefined;
+    const taken = writer.epoch === this.host.epoch ? writer.take() : undefined;
+    if (!taken) {
+      this.writers.delete(channel);
+      return undefined;
+    }
+    if (writer.low) this.reserveMore(writer);
+    return taken;
+  }
+
+  /** The last seq this process gave `channel`, while it gives that channel's seqs itself. */
+  lastReserved(channel: string): number | undefined {
+    const writer = this.writers.get(channel);
+    return writer && writer.epoch === this.host.epoch ? writer.last : undefined;
+  }
+
+  /** An event under a reserved seq was not stored: from here on, Redis gives the seqs. */
+  unreserve(channel: string): void {
+    this.writers.delete(channel);
+  }
+
+  private reserveMore(writer: RunWriter): void {
+    writer.reserving = true;
+    this.host.vouched('reserve run ids', RESERVE, [...this.host.history], [RESERVED_BLOCK]).then(
+      (reply) => {
+        writer.reserving = false;
+        const [epoch, base, first, last] = reply as [string, number, number, number];
+        this.host.observed(epoch, first - 1, base, 0);
+        if (this.writers.get(writer.channel) === writer && epoch === writer.epoch)
+          writer.add(first, last);
+      },
+      () => {
+        writer.reserving = false;
+      },
+    );
   }
 
   async renew(key: string, owner: string, leaseMs: number): Promise<RunRecord | null> {
@@ -76,6 +142,7 @@ export class RedisRunStore implements RunStore {
     if (channel === undefined) return;
     this.mine.delete(key);
     this.producing.delete(channel);
+    this.writers.delete(channel);
     this.host.released(channel);
   }
 
@@ -110,7 +177,7 @@ export class RedisRunStore implements RunStore {
     return this.mine.size;
   }
 
-  /** The run hash, its channel's stream and meta, in the KEYS order of START, RENEW and END. */
+  /** The run hash, its channel's stream and meta, in the KEYS order of RENEW and END. */
   private runKeys(key: string): string[] {
     const { stream, meta } = this.host.channelKeys(runChannel(key));
     return [this.host.runKey(key), stream, meta];
@@ -126,7 +193,7 @@ export class RedisRunStore implements RunStore {
   }
 }
 
-/** The record of a `{ now, HGETALL }` reply (GET, START); null for a missing run. */
+/** The record of a `{ now, HGETALL }` reply (GET); null for a missing run. */
 function recordOf(reply: unknown): RunRecord | null {
   const [now, fields] = reply as [number, string[]];
   return fields.length === 0 ? null : toRecord(fields, now);

@@ -4,6 +4,8 @@
  * `lm` lease ms, `rm` retention ms, `ea` ended at (Redis ms). Times come from Redis's clock, so
  * processes with skewed clocks agree on leases.
  */
+import { EPOCH_LUA } from '../scripts/epoch.js';
+import { HISTORY_LUA } from '../scripts/history.js';
 import { LuaScript } from '../scripts/lua-script.js';
 
 const NOW = `
@@ -12,22 +14,60 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 `;
 
 /**
- * KEYS[1] run hash. ARGV[1] owner, ARGV[2] lease ms, ARGV[3] retention ms.
- * Claims the key unless a run with it is running (live lease) or still retained: then 0.
- * The claim is 'claiming' (invisible to followers) until START records the start marker's id.
+ * Claims a key and starts its run in one step, unless a run with it is running (live lease) or
+ * still retained: then { 0 }. The run's first seqs are reserved (one INCRBY), so its events get
+ * their ids where they are made (run-writer.ts); the first is the start marker's, appended here.
+ * KEYS[1..4] epoch, seq, origin, epochs (see EPOCH_LUA); KEYS[5] run hash; KEYS[6] the run
+ * channel's stream; KEYS[7] its meta.
+ * ARGV[1..3] candidate epoch, durable, known epoch (see EPOCH_LUA); ARGV[4] the highest seq the
+ * caller saw in the known epoch; ARGV[5] owner; ARGV[6] lease ms; ARGV[7] retention ms;
+ * ARGV[8] seqs to reserve; ARGV[9] the start marker's body; ARGV[10] its event type;
+ * ARGV[11..13] max events, max bytes, max age ms (the channel limits).
+ * Returns { 1, epoch, base of the known epoch, first reserved seq (the start marker's), last
+ * reserved seq, now, the run hash }.
  */
-export const CLAIM = new LuaScript(`${NOW}
-local s = redis.call('HGET', KEYS[1], 's')
+export const CLAIM = new LuaScript(`${EPOCH_LUA}${HISTORY_LUA}${NOW}
+local epoch, base = vouch()
+local s = redis.call('HGET', KEYS[5], 's')
 if s then
-  local lu = tonumber(redis.call('HGET', KEYS[1], 'lu') or '0')
+  local lu = tonumber(redis.call('HGET', KEYS[5], 'lu') or '0')
+  -- ('claiming': left by an older version that claimed in two steps.)
   local reclaimable = s == 'interrupted' or ((s == 'running' or s == 'claiming') and lu <= now)
-  if not reclaimable then return 0 end
+  if not reclaimable then return {0} end
 end
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 's', 'claiming', 'o', ARGV[1], 'lu', now + tonumber(ARGV[2]),
-  'sa', now, 'lm', ARGV[2], 'rm', ARGV[3], 'sr', '0')
-redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 4 + tonumber(ARGV[3]) * 2)
-return 1
+local st = open_channel(KEYS[6], KEYS[7])
+local seq = tonumber(redis.call('GET', KEYS[2]) or '0')
+if epoch == ARGV[3] and seq + 1 <= tonumber(ARGV[4]) then
+  -- As in APPEND: the counter went back under a server that vouched for it.
+  epoch = switch_epoch(ARGV[1], redis.call('GET', KEYS[3]), false)
+  base = -1
+end
+if seq < st.last then seq = st.last end
+local first, last = seq + 1, seq + tonumber(ARGV[8])
+redis.call('SET', KEYS[2], last)
+add_entry(KEYS[6], st, epoch, first, ARGV[9], ARGV[10], now)
+close_channel(KEYS[6], KEYS[7], st, epoch, now, tonumber(ARGV[11]), tonumber(ARGV[12]),
+  tonumber(ARGV[13]))
+local lease, retention = tonumber(ARGV[6]), tonumber(ARGV[7])
+redis.call('DEL', KEYS[5])
+redis.call('HSET', KEYS[5], 's', 'running', 'o', ARGV[5], 'lu', now + lease, 'sa', now,
+  'lm', lease, 'rm', retention, 'sr', '0', 'st', epoch .. '-' .. first)
+-- Kept while renewed (KEEP_WHILE_RENEWED).
+redis.call('PEXPIRE', KEYS[5], lease * 4 + retention * 2)
+redis.call('PEXPIRE', KEYS[6], lease * 4 + retention)
+redis.call('PEXPIRE', KEYS[7], lease * 4 + retention)
+return {1, epoch, base, first, last, now, redis.call('HGETALL', KEYS[5])}
+`);
+
+/**
+ * KEYS[1..4] epoch, seq, origin, epochs; ARGV[1..3] candidate epoch, durable, known epoch;
+ * ARGV[4] how many seqs. Reserves the next seqs of the counter for a run's producer; returns
+ * { epoch, base of the known epoch, first, last }.
+ */
+export const RESERVE = new LuaScript(`${EPOCH_LUA}
+local epoch, base = vouch()
+local last = redis.call('INCRBY', KEYS[2], tonumber(ARGV[4]))
+return {epoch, base, last - tonumber(ARGV[4]) + 1, last}
 `);
 
 /**
@@ -44,19 +84,6 @@ local function keep_while_renewed(lease_ms)
   redis.call('PEXPIRE', KEYS[3], lease_ms * 4 + retention)
 end
 `;
-
-/**
- * KEYS[1] run hash, KEYS[2] the run channel's stream, KEYS[3] its meta. ARGV[1] owner, ARGV[2]
- * start id. Makes a claim visible as 'running'; returns { now, the hash } (as GET does), or 0
- * when the claim is no longer the owner's.
- */
-export const START = new LuaScript(`${NOW}${KEEP_WHILE_RENEWED}
-if redis.call('HGET', KEYS[1], 'o') ~= ARGV[1] then return 0 end
-local lease = tonumber(redis.call('HGET', KEYS[1], 'lm'))
-redis.call('HSET', KEYS[1], 's', 'running', 'st', ARGV[2], 'lu', now + lease)
-keep_while_renewed(lease)
-return {now, redis.call('HGETALL', KEYS[1])}
-`);
 
 /**
  * KEYS[1] run hash, KEYS[2] stream, KEYS[3] meta. ARGV[1] owner, ARGV[2] lease ms. Renews;

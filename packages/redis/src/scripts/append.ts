@@ -81,6 +81,14 @@ if seq < top then
 end
 if count > 0 then redis.call('INCRBY', KEYS[2], count) end
 
+-- Whether a seq reserved in epoch \`reserved\` names the same event in this history: the current
+-- epoch, or an earlier one carried over whole up to at least that seq.
+local function same_history(reserved, this)
+  if reserved == epoch then return true end
+  local kind, kept = parse_kept(redis.call('HGET', KEYS[4], reserved))
+  return kind == 'w' and this <= kept
+end
+
 local out = {epoch, base, 0}
 local prevs = {}
 local first = nil
@@ -97,10 +105,11 @@ for i = first_event, #ARGV, 6 do
     if this == 0 then
       seq = seq + 1
       this = seq
-    elseif ARGV[i + 5] ~= epoch or this > counter then
-      -- Reserved in another history, or above a counter that went back: the seq may be issued
-      -- again (or is already), so the event can't be stored under it.
-      err = err or 'SSEKIT_FAILED SSEKIT_STALE the reserved id is no longer valid'
+    elseif not err and (not same_history(ARGV[i + 5], this) or this > counter or this <= st.last) then
+      -- Reserved in a history that is gone, above a counter that went back, or no longer after
+      -- the channel's last entry (another process wrote to the run: its lease lapsed, or the
+      -- channel was closed): the event can't be stored under the id its producer gave it.
+      err = 'SSEKIT_FAILED SSEKIT_STALE a reserved id is no longer valid'
     end
     if not err then
       local event = nil

@@ -28,7 +28,7 @@ export const READ_AFTER = `
 -- ARGV[8]        max age in ms (0: no limit)
 -- ARGV[9]        fresh: '1' = no id, only the head is wanted
 -- Returns { epoch, head, base of the known epoch, reason, then per channel: evicted floor, oldest
--- entry id, entries }.
+-- entry id, entries, last seq }.
 ${EPOCH_LUA}
 ${HISTORY_LUA}
 local epoch, base = vouch()
@@ -62,6 +62,7 @@ for i = 5, #KEYS, 2 do
   out[#out + 1] = floor
   out[#out + 1] = first and first[1] or ''
   out[#out + 1] = redis.call('XRANGE', KEYS[i], start, '+')
+  out[#out + 1] = tonumber(meta[2] or '0')
 end
 return out
 `;
