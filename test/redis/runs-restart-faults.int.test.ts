@@ -7,14 +7,14 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { createHub, type Hub, RunExistsError, StoreUnavailableError } from '@ssekit/core';
+import { createHub, RunExistsError, StoreUnavailableError } from '@ssekit/core';
 import { redisStore } from '@ssekit/redis';
 import {
   AsyncQueue,
-  type CoreServer,
   cleanupAfterEach,
   type EventRecorder,
   messageText,
+  queuedSource,
   type RedisServer,
   recordUnhandledRejections,
   redisServerPerFile,
@@ -22,10 +22,10 @@ import {
   startRunServer,
   terminalEvent,
   waitUntil,
-  watch,
 } from '@ssekit/test-support';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
+import { runHubs } from './run-hubs.js';
 import { startTcpProxy } from './tcp-proxy.js';
 
 const redis = redisServerPerFile();
@@ -34,28 +34,7 @@ const unhandled = recordUnhandledRejections();
 
 const cleanups = cleanupAfterEach();
 
-let prefixes = 0;
-function nextPrefix(): string {
-  return `probe2-${++prefixes}:`;
-}
-
-function hubOn(prefix: string, url = redis.url): Hub {
-  const hub = createHub({ store: redisStore({ url, prefix, retryDelay: () => 50 }) });
-  cleanups.push(() => hub.close());
-  return hub;
-}
-
-async function follower(hub: Hub): Promise<CoreServer> {
-  const server = await startRunServer(hub);
-  cleanups.push(() => server.close());
-  return server;
-}
-
-function follow(server: CoreServer, key: string): EventRecorder {
-  const client = watch(`${server.url}?key=${key}`, ['done', 'stopped', 'error', 'ssekit-gap']);
-  cleanups.push(() => client.close());
-  return client;
-}
+const { nextPrefix, hubOn, follower, follow } = runHubs(redis, cleanups, 'probe2-');
 
 const terminalOf = (client: EventRecorder) => terminalEvent(client.events);
 
@@ -63,23 +42,7 @@ const terminalOf = (client: EventRecorder) => terminalEvent(client.events);
 const settled = (client: EventRecorder): boolean =>
   terminalOf(client) !== undefined || client.source.readyState === 2;
 
-/** A source that yields what the test pushes, and ends on `null` or when the run aborts. */
-function pushed(queue: AsyncQueue<string | null>, finalised: { count: number }) {
-  return async function* (signal: AbortSignal): AsyncGenerator<string> {
-    try {
-      const aborted = new Promise<null>((resolve) =>
-        signal.addEventListener('abort', () => resolve(null), { once: true }),
-      );
-      for (;;) {
-        const next = await Promise.race([queue.next(), aborted]);
-        if (next === null || signal.aborted) return;
-        yield next;
-      }
-    } finally {
-      finalised.count++;
-    }
-  };
-}
+const pushed = queuedSource;
 
 /**
  * Hubs A and B on one prefix of `url`, a run produced on A from a queue (lease 3 s, kept alive),

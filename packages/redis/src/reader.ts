@@ -218,12 +218,10 @@ export class StreamReader {
   ): boolean {
     const tap = this.taps.get(channel);
     if (!tap?.alone) return false;
-    if (
-      tap.catchingUp ||
-      epoch !== this.epoch ||
-      tap.lastSeq === undefined ||
-      Number(tap.lastSeq) !== prev
-    ) {
+    // A reserved seq's epoch was vouched for by the reply that reserved it: until this reader has
+    // read once, that is the only epoch there is to check.
+    const sameEpoch = epoch === this.epoch || (!stored && this.epoch === undefined);
+    if (tap.catchingUp || !sameEpoch || tap.lastSeq === undefined || Number(tap.lastSeq) !== prev) {
       // Once stored, the read delivers it; make sure one does, even where this process alone
       // writes. (Not stored yet, under a reserved seq: it comes back here once it is.)
       if (stored && (tap.lastSeq === undefined || Number(tap.lastSeq) < seq))

@@ -12,6 +12,7 @@ import {
   type EventStore,
   parseEventId,
   type ReplayResult,
+  type RunStore,
   type StoreListener,
   type StoreSubscribeOptions,
 } from '@ssekit/core/store';
@@ -51,7 +52,9 @@ export class RedisStore implements EventStore {
   private readonly limits: [maxEvents: number, maxBytes: number, maxAgeMs: number];
   private readonly commandTimeout: number;
   /** Run state for resumable runs (`hub.startRun`), shared by every process on this prefix. */
-  readonly runs: RedisRunStore;
+  readonly runs: RunStore;
+  /** The same object, with what only this store uses (reserved ids, who writes alone). */
+  private readonly runStore: RedisRunStore;
 
   constructor(options: RedisStoreOptions = {}) {
     this.commandTimeout = options.commandTimeout ?? DEFAULT_COMMAND_TIMEOUT_MS;
@@ -91,13 +94,13 @@ export class RedisStore implements EventStore {
       },
       refused: (channel, reserved) => {
         if (reserved) {
-          this.runs.unreserve(channel);
+          this.runStore.unreserve(channel);
           this.reader.forgetLast(channel);
         }
         this.reader.readAgain(channel);
       },
     });
-    this.runs = new RedisRunStore({
+    this.runStore = new RedisRunStore({
       connection: this.commands,
       run: (what, command) => this.runner.run(what, command),
       vouched: (what, script, keys, args) => this.sendScript(what, script, keys, args),
@@ -121,6 +124,7 @@ export class RedisStore implements EventStore {
       append: (channel, body, event) => this.append(channel, body, event),
       released: (channel) => this.reader.readAgain(channel),
     });
+    this.runs = this.runStore;
   }
 
   /** Resolves once the command connection is ready, e.g. after Redis came back (or on close). */
@@ -162,7 +166,7 @@ export class RedisStore implements EventStore {
    * process's followers now, not after the round trip.
    */
   append(channel: string, body: string, event: string | undefined): Promise<string> {
-    const taken = this.runs.reserve(channel);
+    const taken = this.runStore.reserve(channel);
     if (!taken) return this.batcher.append(channel, body, event);
     const append = { channel, body, event };
     const delivered = this.reader.echo(append, taken.epoch, taken.seq, taken.prev, false);
@@ -195,7 +199,7 @@ export class RedisStore implements EventStore {
     options: StoreSubscribeOptions = {},
   ): Promise<() => void> {
     const alone = options.channelOrderOnly === true;
-    const reserved = alone ? this.runs.lastReserved(channel) : undefined;
+    const reserved = alone ? this.runStore.lastReserved(channel) : undefined;
     if (reserved !== undefined) {
       // A run this process produces: its events from here on are made here and delivered as they
       // are made (`append`); those before, even if not yet stored, are in the replay read next
@@ -267,7 +271,7 @@ export class RedisStore implements EventStore {
   async isClosed(channel: string): Promise<boolean> {
     // A run produced here with its ids reserved: its appends would have been refused (and the
     // ids dropped) had it been closed. No round trip before its follower's first token.
-    if (this.runs.lastReserved(channel) !== undefined) return false;
+    if (this.runStore.lastReserved(channel) !== undefined) return false;
     this.batcher.flush();
     const member = await this.runner.run('check the channel', () =>
       this.commands.sismember(this.keys.closed, channel),
@@ -306,7 +310,7 @@ export class RedisStore implements EventStore {
   private readerHost(): ReaderHost {
     const { epochs, keys, runner } = this;
     const commands = this.commands;
-    const runs = (): RedisRunStore => this.runs;
+    const runs = (): RedisRunStore => this.runStore;
     return {
       keys,
       get epoch() {

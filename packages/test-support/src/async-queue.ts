@@ -19,3 +19,24 @@ export class AsyncQueue<T> {
     return this.values;
   }
 }
+
+/**
+ * A run source that yields what the test pushes on `queue`, and ends on `null` or when the run
+ * aborts; counts its `finally` in `finalised`.
+ */
+export function queuedSource(queue: AsyncQueue<string | null>, finalised: { count: number }) {
+  return async function* (signal: AbortSignal): AsyncGenerator<string> {
+    try {
+      const aborted = new Promise<null>((resolve) =>
+        signal.addEventListener('abort', () => resolve(null), { once: true }),
+      );
+      for (;;) {
+        const next = await Promise.race([queue.next(), aborted]);
+        if (next === null || signal.aborted) return;
+        yield next;
+      }
+    } finally {
+      finalised.count++;
+    }
+  };
+}

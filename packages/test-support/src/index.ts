@@ -11,7 +11,7 @@
  * Subpaths with heavy imports: `@ssekit/test-support/express` (Express 5 and 4) and
  * `@ssekit/test-support/type-check` (the TypeScript compiler).
  */
-export { AsyncQueue } from './async-queue.js';
+export { AsyncQueue, queuedSource } from './async-queue.js';
 export { type CoreServer, startCoreServer, startRunServer } from './core-server.js';
 export { type Deferred, deferred } from './deferred.js';
 export {

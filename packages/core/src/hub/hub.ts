@@ -18,7 +18,7 @@ import type { RunRecord } from '../store/runs.js';
 import type { ChannelGap, EventStore, ReplayResult } from '../store/store.js';
 import type { CloseListener, CloseReason, SseStream } from '../stream/sse-stream.js';
 import { encodeEvent, encodeEventBody, jsonSerializer } from '../wire/encode.js';
-import { assertChannel, channelNames } from './channel-names.js';
+import { assertChannel, channelNames, isRunChannel } from './channel-names.js';
 import { FanOut } from './fan-out.js';
 import { LimitRefusal, Limits } from './limits.js';
 import { joinPieces } from './pieces.js';
@@ -112,12 +112,7 @@ export class Hub<Events extends EventMap = EventMap> {
     });
     this.runs = new Runs({
       store: this.store,
-      publishRaw: (channel, data, event) =>
-        this.publish(
-          channel as ChannelOf<Events>,
-          data as Events[ChannelOf<Events>],
-          event === undefined ? {} : { event },
-        ),
+      publishRaw: (channel, data, event) => this.append(channel, data, event),
       subscribe: (stream, channel, options) =>
         this.subscribe(stream, channel as ChannelOf<Events>, options),
     });
@@ -134,6 +129,16 @@ export class Hub<Events extends EventMap = EventMap> {
   ): Promise<string> {
     // Read once: a getter can't give the encoder one event type and the store another.
     const event = options.event;
+    if (typeof channel === 'string' && isRunChannel(channel))
+      // Its producer gives its events their ids (a store may reserve them): nobody else writes.
+      return Promise.reject(
+        new TypeError(`ssekit: "${channel}" is a run's channel; only its run publishes to it`),
+      );
+    return this.append(channel, data, event);
+  }
+
+  /** Publishes to any channel, a run's included (the runs' own path). */
+  private append(channel: string, data: unknown, event: string | undefined): Promise<string> {
     let body: string;
     try {
       assertChannel(channel);

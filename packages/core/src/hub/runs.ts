@@ -280,24 +280,28 @@ export class Runs {
         inFlight.add(publishing);
         publishing.then(
           () => inFlight.delete(publishing),
-          () => inFlight.delete(publishing),
+          () => {
+            inFlight.delete(publishing);
+            // A chunk the store refused fails the run now, not when the source ends: its
+            // followers must not wait for (or get) chunks after a hole.
+            if (!signal.aborted) run.controller.abort('error');
+          },
         );
         if (inFlight.size >= MAX_IN_FLIGHT) await Promise.race(inFlight);
       }
       // Every chunk is stored before the terminal event; a failed one fails the run.
       await Promise.all(inFlight);
-      if (signal.aborted) status = 'stopped';
     } catch {
-      if (signal.aborted) status = 'stopped';
-      else {
-        status = 'error';
-        // Safe to show: never a stack.
-        message = 'the run failed';
-        run.controller.abort('error');
-      }
+      // The source threw (not because it was stopped), or a publish failed.
+      if (!signal.aborted) run.controller.abort('error');
     } finally {
       clearTimeout(maxDuration);
     }
+    if (signal.reason === 'error') {
+      status = 'error';
+      // Safe to show: never a stack.
+      message = 'the run failed';
+    } else if (signal.aborted) status = 'stopped';
     if (this.local.get(run.key) !== run || signal.reason === 'closed' || signal.reason === 'lost') {
       // (Unless this process started the key again since: that run is its producer now.)
       if (!this.local.has(run.key)) this.store.release?.(run.key);

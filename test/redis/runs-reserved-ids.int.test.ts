@@ -1,0 +1,173 @@
+/**
+ * A run's producer reserves its ids (packages/redis/src/runs/run-writer.ts): each token gets its id
+ * where it is made and reaches that process's followers at once; the append that stores it under
+ * that id follows. What that must never cost: a token twice or missing for a follower anywhere,
+ * or a run that goes on after one of its tokens could not be stored.
+ */
+import { once } from 'node:events';
+import { type AddressInfo, createConnection, createServer, type Socket } from 'node:net';
+import { runChannel } from '@ssekit/core';
+import { redisStore } from '@ssekit/redis';
+import {
+  AsyncQueue,
+  cleanupAfterEach,
+  type EventRecorder,
+  messageText,
+  queuedSource,
+  redisServerPerFile,
+  terminalEvent,
+} from '@ssekit/test-support';
+import { describe, expect, it } from 'vitest';
+import { runHubs } from './run-hubs.js';
+
+const redis = redisServerPerFile();
+const cleanups = cleanupAfterEach();
+
+const { nextPrefix, hubOn, follower, follow } = runHubs(redis, cleanups, 'reserved');
+
+/**
+ * A loopback proxy in front of Redis that, once armed with a marker, holds everything the client
+ * sends from the write that contains it on (Redis never sees it) until `release()`.
+ */
+async function holdingWrites(target: number) {
+  let marker: string | undefined;
+  let held: { upstream: Socket; chunks: Buffer[] } | undefined;
+  let onHeld: (() => void) | undefined;
+  const open = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = createConnection({ host: '127.0.0.1', port: target });
+    open.add(client).add(upstream);
+    const drop = (): void => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', drop).on('close', drop);
+    upstream.on('error', drop).on('close', drop);
+    upstream.on('data', (chunk: Buffer) => client.write(chunk));
+    client.on('data', (chunk: Buffer) => {
+      if (marker && !held && chunk.toString('latin1').includes(marker)) {
+        held = { upstream, chunks: [] };
+        marker = undefined;
+        onHeld?.();
+      }
+      if (held?.upstream === upstream) held.chunks.push(chunk);
+      else upstream.write(chunk);
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  cleanups.push(async () => {
+    for (const socket of open) socket.destroy();
+    server.close();
+    await once(server, 'close');
+  });
+  return {
+    url: `redis://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    /** Resolves once a write containing `text` is held. */
+    arm(text: string): Promise<void> {
+      marker = text;
+      return new Promise((resolve) => {
+        onHeld = resolve;
+      });
+    },
+    release(): void {
+      const was = held;
+      held = undefined;
+      if (was) for (const chunk of was.chunks) was.upstream.write(chunk);
+    },
+  };
+}
+
+const terminalOf = (client: EventRecorder) => terminalEvent(client.events);
+
+describe('ids reserved by the producer', () => {
+  it("a follower on the producing process gets a token while Redis can't answer (paused); a follower elsewhere gets it once stored", async () => {
+    const prefix = nextPrefix();
+    const a = hubOn(prefix);
+    const b = hubOn(prefix);
+    const onA = await follower(a);
+    const onB = await follower(b);
+    const queue = new AsyncQueue<string | null>();
+    const finalised = { count: 0 };
+    const run = await a.startRun(queuedSource(queue, finalised), { keepAlive: true });
+    const own = follow(onA, run.key);
+    queue.push('t0 ');
+    await own.until(() => messageText(own.events) === 't0 ', 't0 on A');
+    redis.pause();
+    try {
+      queue.push('t1 ');
+      // Nothing can have been stored (or answered): it reached the follower as it was made.
+      await own.until(() => messageText(own.events) === 't0 t1 ', 't1 on A, Redis paused', 2_000);
+    } finally {
+      redis.resume();
+    }
+    queue.push('t2 ');
+    queue.push(null);
+    expect(await run.ended).toBe('done');
+    await own.until(() => terminalOf(own) !== undefined, 'done on A');
+    const other = follow(onB, run.key);
+    await other.until(() => terminalOf(other) !== undefined, 'done on B');
+    for (const client of [own, other]) {
+      expect(messageText(client.events)).toBe('t0 t1 t2 ');
+      expect(terminalOf(client)?.type).toBe('done');
+    }
+    expect(own.ids()).toEqual(other.ids());
+  });
+
+  it('a follower resuming elsewhere with the id of a token it got before that token was stored gets nothing twice, and everything after', async () => {
+    const prefix = nextPrefix();
+    const proxy = await holdingWrites(redis.port);
+    const a = hubOn(prefix, proxy.url);
+    const b = hubOn(prefix);
+    const onA = await follower(a);
+    const onB = await follower(b);
+    const queue = new AsyncQueue<string | null>();
+    const run = await a.startRun(queuedSource(queue, { count: 0 }), { keepAlive: true });
+    const own = follow(onA, run.key);
+    queue.push('t0 ');
+    await own.until(() => messageText(own.events) === 't0 ', 't0 on A');
+    const held = proxy.arm('MARK1');
+    queue.push('MARK1 ');
+    await held;
+    await own.until(() => messageText(own.events) === 't0 MARK1 ', 'MARK1 on A, not stored');
+    const lastId = own.ids().at(-1)!;
+    own.close();
+    // Its socket moved to B while MARK1's append is still held: B's replay can't have it.
+    const other = follow(onB, run.key, lastId);
+    await other.opened;
+    proxy.release();
+    queue.push('t2 ');
+    queue.push(null);
+    expect(await run.ended).toBe('done');
+    await other.until(() => terminalOf(other) !== undefined, 'done on B');
+    expect(messageText(other.events)).toBe('t2 ');
+    expect(terminalOf(other)?.type).toBe('done');
+  });
+
+  it('a token Redis refuses (another process wrote to the run, as after a lapsed lease) ends the run at once with error, not when its source ends', async () => {
+    const prefix = nextPrefix();
+    const a = hubOn(prefix);
+    const writer = redisStore({ url: redis.url, prefix });
+    cleanups.push(() => writer.close());
+    const onA = await follower(a);
+    const queue = new AsyncQueue<string | null>();
+    const finalised = { count: 0 };
+    const run = await a.startRun(queuedSource(queue, finalised), { keepAlive: true });
+    const own = follow(onA, run.key);
+    queue.push('t0 ');
+    await own.until(() => messageText(own.events) === 't0 ', 't0 on A');
+    await writer.append(runChannel(run.key), 'data: not the producer\n', undefined);
+    queue.push('t1 ');
+    // The source is never told to end: only the refused token can end the run.
+    expect(await run.ended).toBe('error');
+    expect(finalised.count).toBe(1);
+    await own.until(() => terminalOf(own) !== undefined, 'the terminal event on A');
+    expect(terminalOf(own)?.type).toBe('error');
+  });
+
+  it("hub.publish refuses a run's channel: only the run writes there", async () => {
+    const hub = hubOn(nextPrefix());
+    await expect(hub.publish(runChannel('k'), 'x')).rejects.toThrow(TypeError);
+    await expect(hub.publish(runChannel('k'), 'x')).rejects.toThrow(/run's channel/);
+  });
+});
