@@ -165,6 +165,26 @@ describe('ids reserved by the producer', () => {
     expect(terminalOf(own)?.type).toBe('error');
   });
 
+  it('a follower attached on the producing process right after the run started needs no Redis round trip for its first token', async () => {
+    const prefix = nextPrefix();
+    const a = hubOn(prefix);
+    const onA = await follower(a);
+    const queue = new AsyncQueue<string | null>();
+    // The claim is the only round trip: made before Redis pauses.
+    const run = await a.startRun(queuedSource(queue, { count: 0 }), { keepAlive: true });
+    redis.pause();
+    try {
+      const own = follow(onA, run.key);
+      await own.until(() => own.opens === 1, 'the follower attached, Redis paused', 2_000);
+      queue.push('t0 ');
+      await own.until(() => messageText(own.events) === 't0 ', 't0 on A, Redis paused', 2_000);
+    } finally {
+      redis.resume();
+    }
+    queue.push(null);
+    expect(await run.ended).toBe('done');
+  });
+
   it("hub.publish refuses a run's channel: only the run writes there", async () => {
     const hub = hubOn(nextPrefix());
     await expect(hub.publish(runChannel('k'), 'x')).rejects.toThrow(TypeError);

@@ -179,6 +179,15 @@ export class RedisStore implements EventStore {
   ): Promise<ReplayResult> {
     const fresh = lastEventId === undefined;
     const position = fresh ? undefined : parseEventId(lastEventId);
+    if (
+      position &&
+      channels.length === 1 &&
+      position.epoch === this.epochs.epoch &&
+      this.runStore.lastReserved(channels[0]!) === position.seq
+    ) {
+      // After the last id this process gave a run it produces (and alone writes): nothing.
+      return { events: [], headId: lastEventId!, headSeq: position.seq };
+    }
     const keys = [...this.keys.history];
     if (!fresh)
       for (const channel of channels) keys.push(this.keys.stream(channel), this.keys.meta(channel));

@@ -167,7 +167,12 @@ export class Runs {
     };
     this.local.set(key, run);
     this.schedule(settings.leaseMs);
-    run.finished = this.consume(run, source, options.map);
+    // The source starts a loop turn later: a follower attached right after start (the POST shape)
+    // is then live before the first chunk, and needs no replay of it (one store round trip less
+    // before its first token).
+    run.finished = new Promise<void>((resolve) => setImmediate(resolve)).then(() =>
+      this.consume(run, source, options.map),
+    );
     return { key, signal: controller.signal, ended };
   }
 
