@@ -380,7 +380,7 @@ export class Runs {
       // All runs at once: one round trip's time for hundreds of leases, not one per run, so a
       // busy process renews well within its lease.
       await Promise.all([
-        ...[...this.local.values()].map((run) => this.renew(run)),
+        this.renewLocal(),
         ...[...this.followers.keys()]
           .filter((key) => !this.local.has(key))
           .map((key) => this.watchRemote(key)),
@@ -395,10 +395,32 @@ export class Runs {
     }
   }
 
+  /** Renews every local run: in one call when the store can, else one call each. */
+  private async renewLocal(): Promise<void> {
+    const runs = [...this.local.values()];
+    const store = this.store;
+    if (runs.length === 0) return;
+    if (!store.renewAll) {
+      await Promise.all(runs.map((run) => this.renew(run)));
+      return;
+    }
+    const sent = performance.now();
+    const records = await store.renewAll(
+      this.owner,
+      runs.map((run) => ({ key: run.key, leaseMs: run.options.leaseMs })),
+    );
+    for (const [i, run] of runs.entries()) this.renewed(run, sent, records[i] ?? null);
+  }
+
   /** The owner's side: renew the lease, and notice a stop request or abandonment. */
   private async renew(run: LocalRun): Promise<void> {
     const sent = performance.now();
-    const record = await this.store.renew(run.key, this.owner, run.options.leaseMs);
+    this.renewed(run, sent, await this.store.renew(run.key, this.owner, run.options.leaseMs));
+  }
+
+  private renewed(run: LocalRun, sent: number, record: RunRecord | null): void {
+    // (Started again meanwhile: the new run is renewed on its own.)
+    if (this.local.get(run.key) !== run) return;
     if (record) run.leaseUntil = Math.max(run.leaseUntil, sent + run.options.leaseMs);
     if (!record) {
       // Another process declared it interrupted: stop quietly, the terminal event is written.

@@ -44,6 +44,14 @@ export interface RunStore {
   claim(claim: RunClaim): Promise<RunRecord | null>;
   /** Renews the owner's lease; returns the record (e.g. `stopRequested`), or null if not its owner any more. */
   renew(key: string, owner: string, leaseMs: number): Promise<RunRecord | null>;
+  /**
+   * Optional: renews several of the owner's leases at once (as `renew` does each), in order. A
+   * process renews every run it produces each tick; a store with round trips does it in one.
+   */
+  renewAll?(
+    owner: string,
+    runs: ReadonlyArray<{ key: string; leaseMs: number }>,
+  ): Promise<Array<RunRecord | null>>;
   /** Marks that a follower is attached (on any process), for abandonment. */
   touch(key: string): Promise<void>;
   /** Asks the owner, wherever it runs, to stop. False when no such run is running. */

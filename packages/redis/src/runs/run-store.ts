@@ -7,7 +7,10 @@ import type { RunClaim, RunRecord, RunStatus, RunStore } from '@ssekit/core/stor
 import type { Redis } from 'ioredis';
 import type { LuaScript } from '../scripts/lua-script.js';
 import { RESERVED_BLOCK, RunWriter, type TakenSeq } from './run-writer.js';
-import { CLAIM, END, GET, INTERRUPT, RENEW, RESERVE, STOP, TOUCH } from './scripts.js';
+import { CLAIM, END, GET, INTERRUPT, RENEW, RENEW_ALL, RESERVE, STOP, TOUCH } from './scripts.js';
+
+/** Runs renewed per script call (renewAll). */
+const RENEW_CHUNK = 100;
 
 /** What the run store needs of the Redis store. */
 export interface RunHost {
@@ -120,6 +123,31 @@ export class RedisRunStore implements RunStore {
     const fields = (await this.call('renew a run', RENEW, this.runKeys(key), [owner, leaseMs])) as
       | string[]
       | null;
+    return this.renewedOne(key, fields);
+  }
+
+  /** One script call per RENEW_CHUNK runs: bounds how long one call keeps Redis busy. */
+  async renewAll(
+    owner: string,
+    runs: ReadonlyArray<{ key: string; leaseMs: number }>,
+  ): Promise<Array<RunRecord | null>> {
+    const chunks: Array<Promise<unknown>> = [];
+    for (let i = 0; i < runs.length; i += RENEW_CHUNK) {
+      const chunk = runs.slice(i, i + RENEW_CHUNK);
+      chunks.push(
+        this.call(
+          'renew runs',
+          RENEW_ALL,
+          chunk.flatMap((run) => this.runKeys(run.key)),
+          [owner, ...chunk.map((run) => run.leaseMs)],
+        ),
+      );
+    }
+    const replies = (await Promise.all(chunks)).flat() as Array<string[] | null>;
+    return runs.map((run, i) => this.renewedOne(run.key, replies[i] ?? null));
+  }
+
+  private renewedOne(key: string, fields: string[] | null): RunRecord | null {
     if (!fields) {
       // Lost: another process may have written to its channel (an `interrupted` end).
       this.forget(key);

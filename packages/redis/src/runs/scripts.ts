@@ -77,11 +77,21 @@ return {epoch, base, last - tonumber(ARGV[4]) + 1, last}
  * and one retention. KEYS[1] run hash, KEYS[2] stream, KEYS[3] meta.
  */
 const KEEP_WHILE_RENEWED = `
-local function keep_while_renewed(lease_ms)
-  local retention = tonumber(redis.call('HGET', KEYS[1], 'rm') or '0')
-  redis.call('PEXPIRE', KEYS[1], lease_ms * 4 + retention * 2)
-  redis.call('PEXPIRE', KEYS[2], lease_ms * 4 + retention)
-  redis.call('PEXPIRE', KEYS[3], lease_ms * 4 + retention)
+local function keep_while_renewed(hash, stream, meta, lease_ms)
+  local retention = tonumber(redis.call('HGET', hash, 'rm') or '0')
+  redis.call('PEXPIRE', hash, lease_ms * 4 + retention * 2)
+  redis.call('PEXPIRE', stream, lease_ms * 4 + retention)
+  redis.call('PEXPIRE', meta, lease_ms * 4 + retention)
+end
+
+-- Renews one run's lease if it is the owner's running run: its hash, or false.
+local function renew(hash, stream, meta, owner, lease_ms)
+  if redis.call('HGET', hash, 'o') ~= owner or redis.call('HGET', hash, 's') ~= 'running' then
+    return false
+  end
+  redis.call('HSET', hash, 'lu', now + lease_ms)
+  keep_while_renewed(hash, stream, meta, lease_ms)
+  return redis.call('HGETALL', hash)
 end
 `;
 
@@ -90,12 +100,20 @@ end
  * returns the hash, or nil if not the owner's running run.
  */
 export const RENEW = new LuaScript(`${NOW}${KEEP_WHILE_RENEWED}
-if redis.call('HGET', KEYS[1], 'o') ~= ARGV[1] or redis.call('HGET', KEYS[1], 's') ~= 'running' then
-  return nil
+return renew(KEYS[1], KEYS[2], KEYS[3], ARGV[1], tonumber(ARGV[2]))
+`);
+
+/**
+ * Renews the leases of many runs of one owner in one step (a process renews all its runs each
+ * tick: one round trip and one reply, not one per run). KEYS: per run its hash, stream and meta;
+ * ARGV[1] owner, then per run its lease ms. Returns per run its hash, or false.
+ */
+export const RENEW_ALL = new LuaScript(`${NOW}${KEEP_WHILE_RENEWED}
+local out = {}
+for r = 1, #ARGV - 1 do
+  out[r] = renew(KEYS[3 * r - 2], KEYS[3 * r - 1], KEYS[3 * r], ARGV[1], tonumber(ARGV[r + 1]))
 end
-redis.call('HSET', KEYS[1], 'lu', now + tonumber(ARGV[2]))
-keep_while_renewed(tonumber(ARGV[2]))
-return redis.call('HGETALL', KEYS[1])
+return out
 `);
 
 /** KEYS[1] run hash. Marks a follower present. */
