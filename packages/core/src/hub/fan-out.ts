@@ -24,8 +24,6 @@ export class FanOut {
   private readonly channels = new Map<string, ChannelState>();
   private batch: StoredEvent[] = [];
   private flushScheduled = false;
-  /** A flush is due at the end of this task (a run's chunk is in the batch). */
-  private flushSoon = false;
   private flushMark = 0;
   /** Enqueue times of the batch's events, only with telemetry (for publish-to-write latency). */
   private batchTimes: number[] = [];
@@ -113,25 +111,12 @@ export class FanOut {
   private enqueue(event: StoredEvent): void {
     this.batch.push(event);
     if (this.host.telemetry) this.batchTimes.push(performance.now());
-    if (isRunChannel(event.channel)) {
-      // A run's chunks come one per step of its source, not in a loop of awaited publishes:
-      // written at the end of the task that made them (what the same task made, together), as a
-      // plain pipe would, not a loop turn later behind every other timer of that turn.
-      if (!this.flushSoon) {
-        this.flushSoon = true;
-        queueMicrotask(this.flushNow);
-      }
-    } else if (!this.flushScheduled) {
+    if (!this.flushScheduled) {
       this.flushScheduled = true;
       // One flush per tick: a burst of publishes becomes one write per client.
       setImmediate(() => this.flush());
     }
   }
-
-  private readonly flushNow = (): void => {
-    this.flushSoon = false;
-    this.flush();
-  };
 
   /** Writes the tick's events: one joined Buffer per channel, shared by its simple subscribers. */
   flush(): void {
