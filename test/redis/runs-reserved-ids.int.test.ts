@@ -6,7 +6,7 @@
  */
 import { once } from 'node:events';
 import { type AddressInfo, createConnection, createServer, type Socket } from 'node:net';
-import { runChannel } from '@ssekit/core';
+import { ChannelClosedError, runChannel } from '@ssekit/core';
 import { redisStore } from '@ssekit/redis';
 import {
   AsyncQueue,
@@ -15,8 +15,11 @@ import {
   messageText,
   queuedSource,
   redisServerPerFile,
+  startCoreServer,
   terminalEvent,
+  watch,
 } from '@ssekit/test-support';
+import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { runHubs } from './run-hubs.js';
 
@@ -183,6 +186,61 @@ describe('ids reserved by the producer', () => {
     }
     queue.push(null);
     expect(await run.ended).toBe('done');
+  });
+
+  it("a subscriber with no Last-Event-ID on a run's channel gets the tokens made after it attached, here and elsewhere", async () => {
+    const prefix = nextPrefix();
+    const a = hubOn(prefix);
+    const b = hubOn(prefix);
+    const queue = new AsyncQueue<string | null>();
+    const run = await a.startRun(queuedSource(queue, { count: 0 }), { keepAlive: true });
+    queue.push('t0 ');
+    const clients: EventRecorder[] = [];
+    for (const hub of [a, b]) {
+      const server = await startCoreServer(hub);
+      cleanups.push(() => server.close());
+      const client = watch(`${server.url}?ch=${encodeURIComponent(runChannel(run.key))}`);
+      cleanups.push(() => client.close());
+      await client.opened;
+      clients.push(client);
+    }
+    queue.push('t1 ');
+    queue.push('t2 ');
+    for (const client of clients)
+      await client.until(() => messageText(client.events).endsWith('t1 t2 '), 't1 and t2', 3_000);
+  });
+
+  it('starting a run on a closed run channel is refused with ChannelClosedError, as a publish to it is', async () => {
+    const prefix = nextPrefix();
+    const a = hubOn(prefix);
+    await a.closeChannel(runChannel('shut'));
+    await expect(
+      a.startRun(queuedSource(new AsyncQueue(), { count: 0 }), { key: 'shut' }),
+    ).rejects.toBeInstanceOf(ChannelClosedError);
+    expect(await a.runStatus('shut')).toBeNull();
+  });
+
+  it('a producer whose token is refused because its run was taken over writes no end into it', async () => {
+    const prefix = nextPrefix();
+    const a = hubOn(prefix);
+    const admin = new Redis(redis.url);
+    cleanups.push(() => admin.disconnect());
+    const onA = await follower(a);
+    const queue = new AsyncQueue<string | null>();
+    const run = await a.startRun(queuedSource(queue, { count: 0 }), { keepAlive: true });
+    const own = follow(onA, run.key);
+    queue.push('t0 ');
+    await own.until(() => messageText(own.events) === 't0 ', 't0 on A');
+    // Another process owns the key now (as after A's lease lapsed and it was started again)
+    // and has written to its channel.
+    await admin.hset(`${prefix}run:${run.key}`, 'o', 'someone-else');
+    const writer = redisStore({ url: redis.url, prefix });
+    cleanups.push(() => writer.close());
+    await writer.append(runChannel(run.key), 'data: the new owner\n', undefined);
+    queue.push('t1 ');
+    expect(await run.ended).toBe('interrupted');
+    const entries = await admin.xrange(`${prefix}s:${runChannel(run.key)}`, '-', '+');
+    expect(entries.at(-1)![1]).toContain('data: the new owner\n');
   });
 
   it("hub.publish refuses a run's channel: only the run writes there", async () => {

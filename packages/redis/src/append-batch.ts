@@ -5,7 +5,7 @@
  * current task (a microtask), so a lone publish doesn't wait a loop turn, and a burst made in one
  * task is still one call. The rules (docs/decisions.md, "Publishing in batches"):
  * - Order and ids are those of the same appends one by one: seqs follow the call order across
- *   channels, trimming runs after each event.
+ *   channels (except a run producer's reserved seqs, taken earlier), trimming as after each event.
  * - Each append has its own outcome: one to a closed channel rejects with ChannelClosedError, one
  *   whose commands Redis refuses (an error reply) rejects with that error; the others succeed.
  * - When the round trip fails (Redis away, a timeout), every append of the batch rejects with
@@ -51,7 +51,7 @@ export interface BatchHost {
   readonly limits: readonly [maxEvents: number, maxBytes: number, maxAgeMs: number];
   /** Runs the append script (through the command runner, with the vouch arguments first). */
   runAppend(keys: readonly string[], args: readonly (string | number)[]): Promise<unknown>;
-  /** The reply's epoch, the head before the batch, the base of the known epoch, the last seq. */
+  /** The reply's epoch, the seq before its first stored event, the base of the known epoch, the last seq. */
   appended(epoch: string, head: number, base: number, lastSeq: number): void;
   /**
    * One event was stored as `seq`, after its channel's entry `prev` (see the reader's `echo`).

@@ -2,7 +2,9 @@
  * One reader per store (so per process): a dedicated connection that XREAD-BLOCKs on the streams
  * of every channel with local subscribers, never one per client. Entries from all streams of a
  * reply are merged by seq, so each channel's events (and events across channels) arrive in id
- * order. Positions live here, so after a reconnect reading resumes exactly where it stopped.
+ * order; a run's channel, whose producer reserves its ids ahead (runs/run-writer.ts), is only
+ * ever followed alone and keeps its own order. Positions live here, so after a reconnect reading
+ * resumes exactly where it stopped.
  *
  * Longer than the other files on purpose: the read loop, its epoch check, the merge by seq and the
  * catching-up of a newly added channel share the taps' positions and only make sense together.
@@ -83,8 +85,8 @@ type XReadReply = Array<[key: string, entries: RawEntry[]]> | null;
  * answered (up to Redis 7.0) with the entries of the one stream that woke it, right after the
  * script that wrote them: if that script was a batch over several channels, the other channels'
  * entries, some below the last one here, are missing. One entry is safe (the first entry written
- * after the read blocked is the lowest), and so is a reply with several streams (the read did
- * not wait, so it saw them all).
+ * after the read blocked is the lowest, reserved seqs aside: their channel is followed alone),
+ * and so is a reply with several streams (the read did not wait, so it saw them all).
  */
 function partial(reply: XReadReply, wakeKey: string, taps: number): boolean {
   if (reply?.length !== 1 || taps < 2) return false;

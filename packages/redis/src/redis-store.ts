@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import {
   DEFAULT_MAX_EVENTS,
   type EventStore,
+  isRunChannel,
   parseEventId,
   type ReplayResult,
   type RunStore,
@@ -105,6 +106,7 @@ export class RedisStore implements EventStore {
       run: (what, command) => this.runner.run(what, command),
       vouched: (what, script, keys, args) => this.sendScript(what, script, keys, args),
       history: this.keys.history,
+      closedKey: this.keys.closed,
       limits: this.limits,
       get epoch() {
         return epochs.epoch;
@@ -121,7 +123,6 @@ export class RedisStore implements EventStore {
         stream: this.keys.stream(channel),
         meta: this.keys.meta(channel),
       }),
-      append: (channel, body, event) => this.append(channel, body, event),
       released: (channel) => this.reader.readAgain(channel),
     });
     this.runs = this.runStore;
@@ -189,7 +190,8 @@ export class RedisStore implements EventStore {
       return { events: [], headId: lastEventId!, headSeq: position.seq };
     }
     const keys = [...this.keys.history];
-    if (!fresh)
+    // (Fresh: a run's channel still needs its last entry, see replay.ts.)
+    if (!fresh || runOnly(channels))
       for (const channel of channels) keys.push(this.keys.stream(channel), this.keys.meta(channel));
     const reply = (await this.runScript('replay', scripts.readAfter, keys, [
       position?.epoch ?? '',
@@ -344,6 +346,11 @@ export class RedisStore implements EventStore {
       noteSeq: (seq) => epochs.noteSeq(seq),
     };
   }
+}
+
+/** A subscription to one run's channel, which is followed alone (replay.ts). */
+function runOnly(channels: readonly string[]): boolean {
+  return channels.length === 1 && isRunChannel(channels[0]!);
 }
 
 /** A Redis Streams store for `createHub({ store: redisStore({ url }) })`. */

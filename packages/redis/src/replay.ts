@@ -38,11 +38,14 @@ export function replayResult(
   // Whatever applies to the id itself (stale, unknown) applies to every channel.
   const shared = (replyReason || undefined) as GapReason | undefined;
   const after = shared === undefined ? afterSeq : 0;
-  const covered =
-    !fresh && channels.length === 1 && isRunChannel(channels[0]!)
-      ? Math.max(Number(reply[7]), after)
-      : head;
-  const snapshot = { headId: head > 0 ? formatEventId(epoch, head) : null, headSeq: covered };
+  const run = channels.length === 1 && isRunChannel(channels[0]!);
+  const covered = !run
+    ? head
+    : fresh
+      ? Number(reply[4] ?? head)
+      : Math.max(Number(reply[7]), after);
+  // (Also the id a gap signal gives the client: it must not resume past a token not stored yet.)
+  const snapshot = { headId: covered > 0 ? formatEventId(epoch, covered) : null, headSeq: covered };
   if (fresh) return { events: [], ...snapshot };
   const runs: StoredEvent[][] = [];
   const detail: Record<string, ChannelGap> = {};

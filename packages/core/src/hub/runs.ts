@@ -267,6 +267,7 @@ export class Runs {
     maxDuration.unref();
     let status: RunStatus = 'done';
     let message: string | undefined;
+    let publishFailed = false;
     const channel = runChannel(run.key);
     try {
       const made = typeof source === 'function' ? source(signal) : source;
@@ -287,8 +288,8 @@ export class Runs {
           () => inFlight.delete(publishing),
           () => {
             inFlight.delete(publishing);
-            // A chunk the store refused fails the run now, not when the source ends: its
-            // followers must not wait for (or get) chunks after a hole.
+            publishFailed = true;
+            // A chunk the store refused fails the run now, not when the source ends.
             if (!signal.aborted) run.controller.abort('error');
           },
         );
@@ -307,6 +308,14 @@ export class Runs {
       // Safe to show: never a stack.
       message = 'the run failed';
     } else if (signal.aborted) status = 'stopped';
+    if (publishFailed && this.local.get(run.key) === run && !(await this.stillOwns(run))) {
+      // Refused because the run is no longer this process's (its lease lapsed and another
+      // process ended it, or started its key again): write no end into it.
+      if (this.local.get(run.key) === run) this.local.delete(run.key);
+      this.store.release?.(run.key);
+      run.resolve('interrupted');
+      return;
+    }
     if (this.local.get(run.key) !== run || signal.reason === 'closed' || signal.reason === 'lost') {
       // (Unless this process started the key again since: that run is its producer now.)
       if (!this.local.has(run.key)) this.store.release?.(run.key);
@@ -322,6 +331,14 @@ export class Runs {
     );
     this.store.release?.(run.key);
     run.resolve(status);
+  }
+
+  /** Whether the store still has `run` as this process's running run (a renewal says so). */
+  private stillOwns(run: LocalRun): Promise<boolean> {
+    return this.store.renew(run.key, this.owner, run.options.leaseMs).then(
+      (record) => record !== null,
+      () => false,
+    );
   }
 
   /**

@@ -36,7 +36,11 @@ export interface ReplayResult {
   };
   /** The newest id the store had issued when it read (the snapshot), or null if none yet. */
   headId: string | null;
-  /** The newest seq in the current epoch when it read. */
+  /**
+   * Every event of these channels up to this seq was in the snapshot (or at or before the
+   * client's id): the newest seq in the current epoch when it read, or, for a run's channel whose
+   * producer reserves its ids ahead, that channel's last event (or the client's id if later).
+   */
   headSeq: number;
 }
 

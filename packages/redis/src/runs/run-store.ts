@@ -3,7 +3,13 @@
  * stopped from a third, and reported `interrupted` when its process dies (its lease lapses).
  */
 import { runChannel } from '@ssekit/core';
-import type { RunClaim, RunRecord, RunStatus, RunStore } from '@ssekit/core/store';
+import {
+  ChannelClosedError,
+  type RunClaim,
+  type RunRecord,
+  type RunStatus,
+  type RunStore,
+} from '@ssekit/core/store';
 import type { Redis } from 'ioredis';
 import type { LuaScript } from '../scripts/lua-script.js';
 import { RESERVED_BLOCK, RunWriter, type TakenSeq } from './run-writer.js';
@@ -25,6 +31,8 @@ export interface RunHost {
   ): Promise<unknown>;
   /** The epoch's keys, then the channel limits, as the append script takes them. */
   readonly history: readonly string[];
+  /** The set of closed channels. */
+  readonly closedKey: string;
   readonly limits: readonly [maxEvents: number, maxBytes: number, maxAgeMs: number];
   /** The epoch this process knows, and the highest seq it saw in it. */
   readonly epoch: string | undefined;
@@ -33,7 +41,6 @@ export interface RunHost {
   observed(epoch: string, head: number, base: number, seq: number): void;
   runKey(key: string): string;
   channelKeys(channel: string): { stream: string; meta: string };
-  append(channel: string, body: string, event: string | undefined): Promise<string>;
   /** This process no longer produces the run on `channel`: its events must be read again. */
   released(channel: string): void;
 }
@@ -53,7 +60,7 @@ export class RedisRunStore implements RunStore {
     const reply = (await this.host.vouched(
       'claim a run',
       CLAIM,
-      [...this.host.history, this.host.runKey(claim.key), stream, meta],
+      [...this.host.history, this.host.runKey(claim.key), stream, meta, this.host.closedKey],
       [
         this.host.highestSeq,
         claim.owner,
@@ -63,11 +70,13 @@ export class RedisRunStore implements RunStore {
         claim.startBody,
         claim.startEvent,
         ...this.host.limits,
+        claim.channel,
       ],
-    )) as [0] | [1, string, number, number, number, number, string[]];
+    )) as [0] | [2] | [1, string, number, number, number, number, string[]];
+    if (reply[0] === 2) throw new ChannelClosedError(claim.channel);
     if (reply[0] !== 1) return null;
     const [, epoch, base, first, last, now, fields] = reply;
-    this.host.observed(epoch, first - 1, base, first);
+    this.host.observed(epoch, first - 1, base, last);
     this.mine.set(claim.key, claim.channel);
     this.producing.add(claim.channel);
     // The start marker took the first seq; the run's events take the others.
@@ -105,7 +114,8 @@ export class RedisRunStore implements RunStore {
 
   private reserveMore(writer: RunWriter): void {
     writer.reserving = true;
-    this.host.vouched('reserve run ids', RESERVE, [...this.host.history], [RESERVED_BLOCK]).then(
+    const args = [RESERVED_BLOCK, this.host.highestSeq];
+    this.host.vouched('reserve run ids', RESERVE, [...this.host.history], args).then(
       (reply) => {
         writer.reserving = false;
         const [epoch, base, first, last] = reply as [string, number, number, number];

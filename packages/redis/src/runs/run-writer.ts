@@ -34,8 +34,10 @@ export class RunWriter {
   }
 
   add(next: number, last: number): void {
-    if (next > last) return;
-    // Only ever after the seqs already held: a later INCRBY, so larger.
+    // Only ever after the seqs already given and held (a later INCRBY is larger, unless the
+    // counter went back, and then the epoch changed and this writer is dropped).
+    const held = this.blocks.at(-1)?.[1] ?? this.last;
+    if (next > last || next <= held || next <= this.last) return;
     this.blocks.push([next, last]);
     this.left += last - next + 1;
   }

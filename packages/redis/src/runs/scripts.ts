@@ -18,16 +18,18 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
  * still retained: then { 0 }. The run's first seqs are reserved (one INCRBY), so its events get
  * their ids where they are made (run-writer.ts); the first is the start marker's, appended here.
  * KEYS[1..4] epoch, seq, origin, epochs (see EPOCH_LUA); KEYS[5] run hash; KEYS[6] the run
- * channel's stream; KEYS[7] its meta.
+ * channel's stream; KEYS[7] its meta; KEYS[8] the set of closed channels.
  * ARGV[1..3] candidate epoch, durable, known epoch (see EPOCH_LUA); ARGV[4] the highest seq the
  * caller saw in the known epoch; ARGV[5] owner; ARGV[6] lease ms; ARGV[7] retention ms;
  * ARGV[8] seqs to reserve; ARGV[9] the start marker's body; ARGV[10] its event type;
- * ARGV[11..13] max events, max bytes, max age ms (the channel limits).
+ * ARGV[11..13] max events, max bytes, max age ms (the channel limits); ARGV[14] the channel.
  * Returns { 1, epoch, base of the known epoch, first reserved seq (the start marker's), last
- * reserved seq, now, the run hash }.
+ * reserved seq, now, the run hash }; { 2 } when the channel is closed.
  */
 export const CLAIM = new LuaScript(`${EPOCH_LUA}${HISTORY_LUA}${NOW}
 local epoch, base = vouch()
+-- A closed channel takes no event, so no run either (until it is reopened).
+if redis.call('SISMEMBER', KEYS[8], ARGV[14]) == 1 then return {2} end
 local s = redis.call('HGET', KEYS[5], 's')
 if s then
   local lu = tonumber(redis.call('HGET', KEYS[5], 'lu') or '0')
@@ -61,11 +63,18 @@ return {1, epoch, base, first, last, now, redis.call('HGETALL', KEYS[5])}
 
 /**
  * KEYS[1..4] epoch, seq, origin, epochs; ARGV[1..3] candidate epoch, durable, known epoch;
- * ARGV[4] how many seqs. Reserves the next seqs of the counter for a run's producer; returns
+ * ARGV[4] how many seqs; ARGV[5] the highest seq the caller saw in the known epoch. Reserves the
+ * next seqs of the counter for a run's producer; returns
  * { epoch, base of the known epoch, first, last }.
  */
 export const RESERVE = new LuaScript(`${EPOCH_LUA}
 local epoch, base = vouch()
+local seq = tonumber(redis.call('GET', KEYS[2]) or '0')
+if epoch == ARGV[3] and seq + 1 <= tonumber(ARGV[5]) then
+  -- As in APPEND: the counter went back under a server that vouched for it.
+  epoch = switch_epoch(ARGV[1], redis.call('GET', KEYS[3]), false)
+  base = -1
+end
 local last = redis.call('INCRBY', KEYS[2], tonumber(ARGV[4]))
 return {epoch, base, last - tonumber(ARGV[4]) + 1, last}
 `);

@@ -92,7 +92,8 @@ end
 local out = {epoch, base, 0}
 local prevs = {}
 local first = nil
-local counter = seq + count
+-- Reserved seqs were taken before this batch: never above the counter as it was before it.
+local counter = seq
 for i = first_event, #ARGV, 6 do
   local c = tonumber(ARGV[i])
   local st = state[c]

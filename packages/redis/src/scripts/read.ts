@@ -26,14 +26,18 @@ export const READ_AFTER = `
 -- ARGV[6]        max events
 -- ARGV[7]        max bytes (0: no limit)
 -- ARGV[8]        max age in ms (0: no limit)
--- ARGV[9]        fresh: '1' = no id, only the head is wanted
+-- ARGV[9]        fresh: '1' = no id, only the head is wanted (and a lone channel's last seq)
 -- Returns { epoch, head, base of the known epoch, reason, then per channel: evicted floor, oldest
 -- entry id, entries, last seq }.
 ${EPOCH_LUA}
 ${HISTORY_LUA}
 local epoch, base = vouch()
 local head = tonumber(redis.call('GET', KEYS[2]) or '0')
-if ARGV[9] == '1' then return {epoch, head, base, ''} end
+if ARGV[9] == '1' then
+  -- (A run's channel, followed alone: its last entry too, see replay.ts.)
+  if #KEYS >= 6 then return {epoch, head, base, '', tonumber(redis.call('HGET', KEYS[6], 'l') or '0')} end
+  return {epoch, head, base, ''}
+end
 local reason, after = '', 0
 local seq = tonumber(ARGV[5])
 if ARGV[4] == '' then reason = 'unknown'
