@@ -39,11 +39,7 @@ if s then
 end
 local st = open_channel(KEYS[6], KEYS[7])
 local seq = tonumber(redis.call('GET', KEYS[2]) or '0')
-if epoch == ARGV[3] and seq + 1 <= tonumber(ARGV[4]) then
-  -- As in APPEND: the counter went back under a server that vouched for it.
-  epoch = switch_epoch(ARGV[1], redis.call('GET', KEYS[3]), false)
-  base = -1
-end
+epoch, base = unless_rewound(epoch, base, seq, tonumber(ARGV[4]))
 if seq < st.last then seq = st.last end
 local first, last = seq + 1, seq + tonumber(ARGV[8])
 redis.call('SET', KEYS[2], last)
@@ -70,11 +66,7 @@ return {1, epoch, base, first, last, now, redis.call('HGETALL', KEYS[5])}
 export const RESERVE = new LuaScript(`${EPOCH_LUA}
 local epoch, base = vouch()
 local seq = tonumber(redis.call('GET', KEYS[2]) or '0')
-if epoch == ARGV[3] and seq + 1 <= tonumber(ARGV[5]) then
-  -- As in APPEND: the counter went back under a server that vouched for it.
-  epoch = switch_epoch(ARGV[1], redis.call('GET', KEYS[3]), false)
-  base = -1
-end
+epoch, base = unless_rewound(epoch, base, seq, tonumber(ARGV[5]))
 local last = redis.call('INCRBY', KEYS[2], tonumber(ARGV[4]))
 return {epoch, base, last - tonumber(ARGV[4]) + 1, last}
 `);

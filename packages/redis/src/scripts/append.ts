@@ -35,7 +35,7 @@ export const APPEND = `
 ${EPOCH_LUA}
 ${HISTORY_LUA}
 local epoch, base = vouch()
-local known, seen = ARGV[3], tonumber(ARGV[4])
+local seen = tonumber(ARGV[4])
 local max_events, max_bytes, max_age = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local channels = tonumber(ARGV[8])
 local first_event = 9 + channels
@@ -68,12 +68,7 @@ end
 
 -- The batch's seqs, taken at once: one per event to an open channel, in ARGV order.
 local seq = tonumber(redis.call('GET', KEYS[2]) or '0')
-if stored > 0 and epoch == known and seq + 1 <= seen then
-  -- The counter went back under a server that vouched for it (the data was edited or restored
-  -- in place): ids already handed out would be issued again. Start a new history.
-  epoch = switch_epoch(ARGV[1], redis.call('GET', KEYS[3]), false)
-  base = -1
-end
+if stored > 0 then epoch, base = unless_rewound(epoch, base, seq, seen) end
 if seq < top then
   -- The counter is behind a channel (restored or edited apart from it): move it past.
   seq = top

@@ -73,6 +73,17 @@ local function switch_epoch(candidate, origin, lossless)
   return candidate
 end
 
+-- Before handing out seqs after \`counter\`: if the counter went back under a server that vouched
+-- for the caller's epoch (\`seen\`, the highest seq the caller saw in it: the data was edited or
+-- restored in place), ids already handed out would be issued again, so a new history starts.
+-- Returns the epoch and base to use.
+local function unless_rewound(epoch, base, counter, seen)
+  if epoch == ARGV[3] and counter + 1 <= seen then
+    return switch_epoch(ARGV[1], redis.call('GET', KEYS[3]), false), -1
+  end
+  return epoch, base
+end
+
 -- Returns the epoch this server vouches for (starting one if needed) and the base of the
 -- caller's epoch in it (-1 if it is the current one, unknown, or not vouched for).
 local function vouch()
