@@ -149,11 +149,20 @@ async function settle(h: Harness, lossless: boolean): Promise<void> {
     const finals = last.events.filter((e) => w.channels.includes(e.channel)).map((e) => e.key);
     const received = (): string[] =>
       w.client.events.filter((e) => e.type === 'message').map((e) => keyOf(e.data));
-    await w.client.until(
-      () => finals.every((key) => received().includes(key)),
-      `client ${i} got the last batch`,
-      20_000,
-    );
+    await w.client
+      .until(
+        () => finals.every((key) => received().includes(key)),
+        `client ${i} got the last batch`,
+        20_000,
+      )
+      .catch(async (error: Error) => {
+        // What the next reader of a failure needs (a rare flake, see the closing note of
+        // 2026-12-02): where the client was connected, and what each process's store saw.
+        const stats = await Promise.all(h.processes.map((p) => p.stats().catch(() => null)));
+        throw new Error(
+          `${error.message}; channels ${w.channels}, opens ${w.client.opens}, readyState ${w.client.source.readyState}, connections ${JSON.stringify(w.client.connections)}, acked ${h.acked.length}, process stats ${JSON.stringify(stats)}`,
+        );
+      });
     const keys = received();
     const got = new Set(keys);
     const silent = h.acked.filter(
