@@ -15,11 +15,16 @@ import {
 
 export function runHubs(redis: RedisServer, cleanups: Cleanup[], name: string) {
   let prefixes = 0;
+  /** A hub on its own store (a process of its own), retrying quickly after a fault. */
+  const newHub = (prefix: string, url = redis.url): Hub =>
+    createHub({ store: redisStore({ url, prefix, retryDelay: () => 50 }) });
   return {
     nextPrefix: (): string => `${name}${++prefixes}:`,
-    /** A hub on its own store (a process of its own), retrying quickly after a fault. */
+    /** The same, for a test that closes it itself (as a crash or a shutdown would). */
+    newHub,
+    /** A hub closed at the test's cleanup. */
     hubOn(prefix: string, url = redis.url): Hub {
-      const hub = createHub({ store: redisStore({ url, prefix, retryDelay: () => 50 }) });
+      const hub = newHub(prefix, url);
       cleanups.push(() => hub.close());
       return hub;
     },

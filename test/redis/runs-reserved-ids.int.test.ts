@@ -6,7 +6,7 @@
  */
 import { once } from 'node:events';
 import { type AddressInfo, createConnection, createServer, type Socket } from 'node:net';
-import { ChannelClosedError, runChannel } from '@ssekit/core';
+import { ChannelClosedError, type Hub, runChannel } from '@ssekit/core';
 import { redisStore } from '@ssekit/redis';
 import {
   AsyncQueue,
@@ -83,19 +83,31 @@ async function holdingWrites(target: number) {
 
 const terminalOf = (client: EventRecorder) => terminalEvent(client.events);
 
+/** A run produced on `a` from a queue (kept alive), a follower on `a`, and `t0` seen by it. */
+async function producing(a: Hub, finalised = { count: 0 }) {
+  const onA = await follower(a);
+  const queue = new AsyncQueue<string | null>();
+  const run = await a.startRun(queuedSource(queue, finalised), { keepAlive: true });
+  const own = follow(onA, run.key);
+  queue.push('t0 ');
+  await own.until(() => messageText(own.events) === 't0 ', 't0 on A');
+  return { queue, run, own };
+}
+
+/** Another process's store on `prefix`, closed at the test's cleanup. */
+function storeOn(prefix: string) {
+  const store = redisStore({ url: redis.url, prefix });
+  cleanups.push(() => store.close());
+  return store;
+}
+
 describe('ids reserved by the producer', () => {
   it("a follower on the producing process gets a token while Redis can't answer (paused); a follower elsewhere gets it once stored", async () => {
     const prefix = nextPrefix();
     const a = hubOn(prefix);
     const b = hubOn(prefix);
-    const onA = await follower(a);
     const onB = await follower(b);
-    const queue = new AsyncQueue<string | null>();
-    const finalised = { count: 0 };
-    const run = await a.startRun(queuedSource(queue, finalised), { keepAlive: true });
-    const own = follow(onA, run.key);
-    queue.push('t0 ');
-    await own.until(() => messageText(own.events) === 't0 ', 't0 on A');
+    const { queue, run, own } = await producing(a);
     redis.pause();
     try {
       queue.push('t1 ');
@@ -122,13 +134,8 @@ describe('ids reserved by the producer', () => {
     const proxy = await holdingWrites(redis.port);
     const a = hubOn(prefix, proxy.url);
     const b = hubOn(prefix);
-    const onA = await follower(a);
     const onB = await follower(b);
-    const queue = new AsyncQueue<string | null>();
-    const run = await a.startRun(queuedSource(queue, { count: 0 }), { keepAlive: true });
-    const own = follow(onA, run.key);
-    queue.push('t0 ');
-    await own.until(() => messageText(own.events) === 't0 ', 't0 on A');
+    const { queue, run, own } = await producing(a);
     const held = proxy.arm('MARK1');
     queue.push('MARK1 ');
     await held;
@@ -150,15 +157,9 @@ describe('ids reserved by the producer', () => {
   it('a token Redis refuses (another process wrote to the run, as after a lapsed lease) ends the run at once with error, not when its source ends', async () => {
     const prefix = nextPrefix();
     const a = hubOn(prefix);
-    const writer = redisStore({ url: redis.url, prefix });
-    cleanups.push(() => writer.close());
-    const onA = await follower(a);
-    const queue = new AsyncQueue<string | null>();
+    const writer = storeOn(prefix);
     const finalised = { count: 0 };
-    const run = await a.startRun(queuedSource(queue, finalised), { keepAlive: true });
-    const own = follow(onA, run.key);
-    queue.push('t0 ');
-    await own.until(() => messageText(own.events) === 't0 ', 't0 on A');
+    const { queue, run, own } = await producing(a, finalised);
     await writer.append(runChannel(run.key), 'data: not the producer\n', undefined);
     queue.push('t1 ');
     // The source is never told to end: only the refused token can end the run.
@@ -225,17 +226,11 @@ describe('ids reserved by the producer', () => {
     const a = hubOn(prefix);
     const admin = new Redis(redis.url);
     cleanups.push(() => admin.disconnect());
-    const onA = await follower(a);
-    const queue = new AsyncQueue<string | null>();
-    const run = await a.startRun(queuedSource(queue, { count: 0 }), { keepAlive: true });
-    const own = follow(onA, run.key);
-    queue.push('t0 ');
-    await own.until(() => messageText(own.events) === 't0 ', 't0 on A');
+    const { queue, run } = await producing(a);
     // Another process owns the key now (as after A's lease lapsed and it was started again)
     // and has written to its channel.
     await admin.hset(`${prefix}run:${run.key}`, 'o', 'someone-else');
-    const writer = redisStore({ url: redis.url, prefix });
-    cleanups.push(() => writer.close());
+    const writer = storeOn(prefix);
     await writer.append(runChannel(run.key), 'data: the new owner\n', undefined);
     queue.push('t1 ');
     expect(await run.ended).toBe('interrupted');

@@ -19,7 +19,6 @@ import {
   recordUnhandledRejections,
   redisServerPerFile,
   startRedisServer,
-  startRunServer,
   terminalEvent,
   waitUntil,
 } from '@ssekit/test-support';
@@ -34,7 +33,7 @@ const unhandled = recordUnhandledRejections();
 
 const cleanups = cleanupAfterEach();
 
-const { nextPrefix, hubOn, follower, follow } = runHubs(redis, cleanups, 'probe2-');
+const { nextPrefix, newHub, hubOn, follower, follow } = runHubs(redis, cleanups, 'probe2-');
 
 const terminalOf = (client: EventRecorder) => terminalEvent(client.events);
 
@@ -215,10 +214,9 @@ describe('Redis restarted with its data under a running run', () => {
 describe('hub.close() while runs produce', () => {
   it('followers elsewhere get error (interrupted) within the lease bound; the source is finalised once; no unhandled rejection', async () => {
     const prefix = nextPrefix();
-    const a = createHub({ store: redisStore({ url: redis.url, prefix, retryDelay: () => 50 }) });
+    const a = newHub(prefix);
     const b = hubOn(prefix);
-    const onA = await startRunServer(a);
-    cleanups.push(() => onA.close());
+    const onA = await follower(a);
     const onB = await follower(b);
     const leaseMs = 600;
     const finalised = [0, 0, 0];
@@ -465,7 +463,7 @@ describe('stop from another process around a Redis outage', () => {
 describe('runs nobody ends', () => {
   it("hub.close() (or a crash) with a run nobody follows: the run's keys still expire", async () => {
     const prefix = nextPrefix();
-    const a = createHub({ store: redisStore({ url: redis.url, prefix, retryDelay: () => 50 }) });
+    const a = newHub(prefix);
     const queue = new AsyncQueue<string | null>();
     const finalised = { count: 0 };
     const run = await a.startRun(pushed(queue, finalised), {

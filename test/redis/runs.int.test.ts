@@ -7,8 +7,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { createHub, type Hub } from '@ssekit/core';
-import { redisStore } from '@ssekit/redis';
+import type { Hub } from '@ssekit/core';
 import {
   type CoreServer,
   cleanupAfterEach,
@@ -22,20 +21,18 @@ import {
 } from '@ssekit/test-support';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
+import { runHubs } from './run-hubs.js';
 
 const redis = redisServerPerFile();
 
 const cleanups = cleanupAfterEach();
 
+const { hubOn } = runHubs(redis, cleanups, 'runs');
 let prefixes = 0;
 /** Hubs sharing one prefix: as many processes would, each with its own connections and owner id. */
 function hubs(count: number): Hub[] {
   const prefix = `runs${++prefixes}:`;
-  return Array.from({ length: count }, () => {
-    const hub = createHub({ store: redisStore({ url: redis.url, prefix, retryDelay: () => 50 }) });
-    cleanups.push(() => hub.close());
-    return hub;
-  });
+  return Array.from({ length: count }, () => hubOn(prefix));
 }
 
 /**

@@ -10,7 +10,6 @@ import { randomBytes } from 'node:crypto';
 import {
   DEFAULT_MAX_EVENTS,
   type EventStore,
-  isRunChannel,
   parseEventId,
   type ReplayResult,
   type RunStore,
@@ -32,7 +31,7 @@ import {
   StoreKeys,
 } from './options.js';
 import { type ReaderHost, StreamReader } from './reader.js';
-import { type ReadAfterReply, replayResult } from './replay.js';
+import { type ReadAfterReply, replayResult, runOnly } from './replay.js';
 import { RedisRunStore } from './runs/run-store.js';
 import { type LuaScript, scripts } from './scripts/index.js';
 import { type RedisStoreStats, redisStoreStats } from './stats.js';
@@ -182,7 +181,7 @@ export class RedisStore implements EventStore {
     const position = fresh ? undefined : parseEventId(lastEventId);
     if (
       position &&
-      channels.length === 1 &&
+      runOnly(channels) &&
       position.epoch === this.epochs.epoch &&
       this.runStore.lastReserved(channels[0]!) === position.seq
     ) {
@@ -346,11 +345,6 @@ export class RedisStore implements EventStore {
       noteSeq: (seq) => epochs.noteSeq(seq),
     };
   }
-}
-
-/** A subscription to one run's channel, which is followed alone (replay.ts). */
-function runOnly(channels: readonly string[]): boolean {
-  return channels.length === 1 && isRunChannel(channels[0]!);
 }
 
 /** A Redis Streams store for `createHub({ store: redisStore({ url }) })`. */

@@ -38,7 +38,7 @@ export function replayResult(
   // Whatever applies to the id itself (stale, unknown) applies to every channel.
   const shared = (replyReason || undefined) as GapReason | undefined;
   const after = shared === undefined ? afterSeq : 0;
-  const run = channels.length === 1 && isRunChannel(channels[0]!);
+  const run = runOnly(channels);
   const covered = !run
     ? head
     : fresh
@@ -72,4 +72,9 @@ export function replayResult(
   if (reason === undefined) return { events, ...snapshot };
   const oldestId = Number.isFinite(oldest) ? formatEventId(epoch, oldest) : null;
   return { events, gap: { reason, oldestId, channels: detail }, ...snapshot };
+}
+
+/** A read of one run's channel alone (the only way a run is followed): see `covered` above. */
+export function runOnly(channels: readonly string[]): boolean {
+  return channels.length === 1 && isRunChannel(channels[0]!);
 }

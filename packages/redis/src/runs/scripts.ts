@@ -14,64 +14,6 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 `;
 
 /**
- * Claims a key and starts its run in one step, unless a run with it is running (live lease) or
- * still retained: then { 0 }. The run's first seqs are reserved (one INCRBY), so its events get
- * their ids where they are made (run-writer.ts); the first is the start marker's, appended here.
- * KEYS[1..4] epoch, seq, origin, epochs (see EPOCH_LUA); KEYS[5] run hash; KEYS[6] the run
- * channel's stream; KEYS[7] its meta; KEYS[8] the set of closed channels.
- * ARGV[1..3] candidate epoch, durable, known epoch (see EPOCH_LUA); ARGV[4] the highest seq the
- * caller saw in the known epoch; ARGV[5] owner; ARGV[6] lease ms; ARGV[7] retention ms;
- * ARGV[8] seqs to reserve; ARGV[9] the start marker's body; ARGV[10] its event type;
- * ARGV[11..13] max events, max bytes, max age ms (the channel limits); ARGV[14] the channel.
- * Returns { 1, epoch, base of the known epoch, first reserved seq (the start marker's), last
- * reserved seq, now, the run hash }; { 2 } when the channel is closed.
- */
-export const CLAIM = new LuaScript(`${EPOCH_LUA}${HISTORY_LUA}${NOW}
-local epoch, base = vouch()
--- A closed channel takes no event, so no run either (until it is reopened).
-if redis.call('SISMEMBER', KEYS[8], ARGV[14]) == 1 then return {2} end
-local s = redis.call('HGET', KEYS[5], 's')
-if s then
-  local lu = tonumber(redis.call('HGET', KEYS[5], 'lu') or '0')
-  -- ('claiming': left by an older version that claimed in two steps.)
-  local reclaimable = s == 'interrupted' or ((s == 'running' or s == 'claiming') and lu <= now)
-  if not reclaimable then return {0} end
-end
-local st = open_channel(KEYS[6], KEYS[7])
-local seq = tonumber(redis.call('GET', KEYS[2]) or '0')
-epoch, base = unless_rewound(epoch, base, seq, tonumber(ARGV[4]))
-if seq < st.last then seq = st.last end
-local first, last = seq + 1, seq + tonumber(ARGV[8])
-redis.call('SET', KEYS[2], last)
-add_entry(KEYS[6], st, epoch, first, ARGV[9], ARGV[10], now)
-close_channel(KEYS[6], KEYS[7], st, epoch, now, tonumber(ARGV[11]), tonumber(ARGV[12]),
-  tonumber(ARGV[13]))
-local lease, retention = tonumber(ARGV[6]), tonumber(ARGV[7])
-redis.call('DEL', KEYS[5])
-redis.call('HSET', KEYS[5], 's', 'running', 'o', ARGV[5], 'lu', now + lease, 'sa', now,
-  'lm', lease, 'rm', retention, 'sr', '0', 'st', epoch .. '-' .. first)
--- Kept while renewed (KEEP_WHILE_RENEWED).
-redis.call('PEXPIRE', KEYS[5], lease * 4 + retention * 2)
-redis.call('PEXPIRE', KEYS[6], lease * 4 + retention)
-redis.call('PEXPIRE', KEYS[7], lease * 4 + retention)
-return {1, epoch, base, first, last, now, redis.call('HGETALL', KEYS[5])}
-`);
-
-/**
- * KEYS[1..4] epoch, seq, origin, epochs; ARGV[1..3] candidate epoch, durable, known epoch;
- * ARGV[4] how many seqs; ARGV[5] the highest seq the caller saw in the known epoch. Reserves the
- * next seqs of the counter for a run's producer; returns
- * { epoch, base of the known epoch, first, last }.
- */
-export const RESERVE = new LuaScript(`${EPOCH_LUA}
-local epoch, base = vouch()
-local seq = tonumber(redis.call('GET', KEYS[2]) or '0')
-epoch, base = unless_rewound(epoch, base, seq, tonumber(ARGV[5]))
-local last = redis.call('INCRBY', KEYS[2], tonumber(ARGV[4]))
-return {epoch, base, last - tonumber(ARGV[4]) + 1, last}
-`);
-
-/**
  * While a run's owner renews its lease, its keys never expire; once it stops (a crash, a
  * `hub.close()`) and nobody follows to end it `interrupted`, they expire on their own: the
  * hash after four leases and two retentions, the run channel's stream and meta after four leases
@@ -95,6 +37,61 @@ local function renew(hash, stream, meta, owner, lease_ms)
   return redis.call('HGETALL', hash)
 end
 `;
+
+/**
+ * Claims a key and starts its run in one step, unless a run with it is running (live lease) or
+ * still retained: then { 0 }. The run's first seqs are reserved (one INCRBY), so its events get
+ * their ids where they are made (run-writer.ts); the first is the start marker's, appended here.
+ * KEYS[1..4] epoch, seq, origin, epochs (see EPOCH_LUA); KEYS[5] run hash; KEYS[6] the run
+ * channel's stream; KEYS[7] its meta; KEYS[8] the set of closed channels.
+ * ARGV[1..3] candidate epoch, durable, known epoch (see EPOCH_LUA); ARGV[4] the highest seq the
+ * caller saw in the known epoch; ARGV[5] owner; ARGV[6] lease ms; ARGV[7] retention ms;
+ * ARGV[8] seqs to reserve; ARGV[9] the start marker's body; ARGV[10] its event type;
+ * ARGV[11..13] max events, max bytes, max age ms (the channel limits); ARGV[14] the channel.
+ * Returns { 1, epoch, base of the known epoch, first reserved seq (the start marker's), last
+ * reserved seq, now, the run hash }; { 2 } when the channel is closed.
+ */
+export const CLAIM = new LuaScript(`${EPOCH_LUA}${HISTORY_LUA}${NOW}${KEEP_WHILE_RENEWED}
+local epoch, base = vouch()
+-- A closed channel takes no event, so no run either (until it is reopened).
+if redis.call('SISMEMBER', KEYS[8], ARGV[14]) == 1 then return {2} end
+local s = redis.call('HGET', KEYS[5], 's')
+if s then
+  local lu = tonumber(redis.call('HGET', KEYS[5], 'lu') or '0')
+  -- ('claiming': left by an older version that claimed in two steps.)
+  local reclaimable = s == 'interrupted' or ((s == 'running' or s == 'claiming') and lu <= now)
+  if not reclaimable then return {0} end
+end
+local st = open_channel(KEYS[6], KEYS[7])
+local seq = tonumber(redis.call('GET', KEYS[2]) or '0')
+epoch, base = unless_rewound(epoch, base, seq, tonumber(ARGV[4]))
+if seq < st.last then seq = st.last end
+local first, last = seq + 1, seq + tonumber(ARGV[8])
+redis.call('SET', KEYS[2], last)
+add_entry(KEYS[6], st, epoch, first, ARGV[9], ARGV[10], now)
+close_channel(KEYS[6], KEYS[7], st, epoch, now, tonumber(ARGV[11]), tonumber(ARGV[12]),
+  tonumber(ARGV[13]))
+local lease, retention = tonumber(ARGV[6]), tonumber(ARGV[7])
+redis.call('DEL', KEYS[5])
+redis.call('HSET', KEYS[5], 's', 'running', 'o', ARGV[5], 'lu', now + lease, 'sa', now,
+  'lm', lease, 'rm', retention, 'sr', '0', 'st', epoch .. '-' .. first)
+keep_while_renewed(KEYS[5], KEYS[6], KEYS[7], lease)
+return {1, epoch, base, first, last, now, redis.call('HGETALL', KEYS[5])}
+`);
+
+/**
+ * KEYS[1..4] epoch, seq, origin, epochs; ARGV[1..3] candidate epoch, durable, known epoch;
+ * ARGV[4] how many seqs; ARGV[5] the highest seq the caller saw in the known epoch. Reserves the
+ * next seqs of the counter for a run's producer; returns
+ * { epoch, base of the known epoch, first, last }.
+ */
+export const RESERVE = new LuaScript(`${EPOCH_LUA}
+local epoch, base = vouch()
+local seq = tonumber(redis.call('GET', KEYS[2]) or '0')
+epoch, base = unless_rewound(epoch, base, seq, tonumber(ARGV[5]))
+local last = redis.call('INCRBY', KEYS[2], tonumber(ARGV[4]))
+return {epoch, base, last - tonumber(ARGV[4]) + 1, last}
+`);
 
 /**
  * KEYS[1] run hash, KEYS[2] stream, KEYS[3] meta. ARGV[1] owner, ARGV[2] lease ms. Renews;
