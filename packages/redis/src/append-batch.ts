@@ -67,6 +67,8 @@ export interface BatchHost {
 
 /** `outcomes` then, per event, its channel's previous seq (-1 when it was not stored). */
 type AppendReply = [epoch: string, base: number, head: number, ...outcomes: Array<number | string>];
+/** Every event stored under its reserved seq, none asking for details: the batch's last seq. */
+type ShortAppendReply = [epoch: string, base: number, head: number, last: number];
 
 export class AppendBatcher {
   private queue: PendingAppend[] = [];
@@ -125,7 +127,11 @@ export class AppendBatcher {
     const numbers = new Map<string, number>();
     const scriptKeys: string[] = [...keys.history, keys.closed];
     const names: string[] = [];
-    const events: (string | number)[] = [];
+    const epochs: string[] = [];
+    // Two arguments for all the events (see the script's ARGV): per argument, a Redis client
+    // costs more than the bytes it carries.
+    let header = '';
+    let data = '';
     for (const { channel, body, event, reserved } of batch) {
       let c = numbers.get(channel);
       if (c === undefined) {
@@ -134,15 +140,31 @@ export class AppendBatcher {
         names.push(channel);
         scriptKeys.push(keys.stream(channel), keys.meta(channel));
       }
-      events.push(c, body, event === undefined ? '0' : '1', event ?? '');
-      events.push(reserved?.seq ?? 0, reserved?.epoch ?? '');
+      let r = 0;
+      if (reserved) {
+        r = epochs.indexOf(reserved.epoch) + 1;
+        if (r === 0) r = epochs.push(reserved.epoch);
+      }
+      const detail = reserved?.delivered ? '0' : '1';
+      const typeBytes = event === undefined ? -1 : Buffer.byteLength(event);
+      header += `${c},${Buffer.byteLength(body)},${typeBytes},${reserved?.seq ?? 0},${r},${detail};`;
+      data += event === undefined ? body : event + body;
     }
-    const args = [this.host.highestSeq, ...this.host.limits, names.length, ...names, ...events];
+    const args = [
+      this.host.highestSeq,
+      ...this.host.limits,
+      names.length,
+      ...names,
+      epochs.length,
+      ...epochs,
+      header,
+      data,
+    ];
     this.inFlight++;
     this.host.runAppend(scriptKeys, args).then(
       (reply) => {
         this.returned();
-        this.settle(batch, reply as AppendReply);
+        this.settle(batch, reply as AppendReply | ShortAppendReply);
       },
       (error: unknown) => {
         this.returned();
@@ -160,8 +182,14 @@ export class AppendBatcher {
     this.schedule();
   }
 
-  private settle(batch: PendingAppend[], reply: AppendReply): void {
+  private settle(batch: PendingAppend[], reply: AppendReply | ShortAppendReply): void {
     const [epoch, base, head] = reply;
+    if (reply.length === 4) {
+      // Every event was stored under the seq its producer reserved and already delivered.
+      this.host.appended(epoch, head, base, reply[3] as number);
+      for (const append of batch) append.resolve(formatEventId(epoch, append.reserved!.seq));
+      return;
+    }
     let last = 0;
     for (let i = 0; i < batch.length; i++) {
       const outcome = reply[3 + i];

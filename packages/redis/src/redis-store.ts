@@ -169,8 +169,8 @@ export class RedisStore implements EventStore {
     const taken = this.runStore.reserve(channel);
     if (!taken) return this.batcher.append(channel, body, event);
     const append = { channel, body, event };
-    const delivered = this.reader.echo(append, taken.epoch, taken.seq, taken.prev, false);
-    return this.batcher.append(channel, body, event, { ...taken, delivered });
+    taken.delivered = this.reader.echo(append, taken.epoch, taken.seq, taken.prev, false);
+    return this.batcher.append(channel, body, event, taken);
   }
 
   async readAfter(

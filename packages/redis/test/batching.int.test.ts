@@ -61,6 +61,29 @@ it('sends what one tick publishes as one script call, with ids in call order acr
   expect(await admin.hget(`${prefix}m:c`, 'l')).toBe('10');
 });
 
+it('packs each event by its UTF-8 bytes: multibyte text, empty and odd event types come back exactly as in memory', async () => {
+  const redis = open();
+  const memory = memoryStore();
+  const texts = ['é', '日本語', '🙂🙂', '\ud800', 'a,b;c', '', '%d+', 'x'.repeat(300)];
+  const appends = texts.flatMap((text, i) => [
+    { channel: 'u', body: `data: ${text}\n`, event: i % 3 === 0 ? undefined : `${text}ev` },
+    { channel: 'v', body: `data: ${i}\n`, event: i % 2 ? '' : undefined },
+  ]);
+  // One tick: one packed batch.
+  const ids = await Promise.all(appends.map((a) => redis.append(a.channel, a.body, a.event)));
+  expect(ids.map(seqOf)).toEqual(appends.map((_, i) => i + 1));
+  for (const a of appends) await memory.append(a.channel, a.body, a.event);
+  for (const channel of ['u', 'v']) {
+    const fromRedis = await redis.readAfter([channel], `${redis.stats().epoch}-0`);
+    const fromMemory = await memory.readAfter([channel], `${memory.stats().epoch}-0`);
+    const frames = (events: typeof fromRedis.events): string[] =>
+      events.map((e) => e.frame.toString().replace(/^id: [^\n]*\n/, ''));
+    expect(frames(fromRedis.events)).toEqual(frames(fromMemory.events));
+    expect(fromRedis.events.map((e) => e.event)).toEqual(fromMemory.events.map((e) => e.event));
+  }
+  await memory.close();
+});
+
 it('splits a large tick into bounded script calls, still in order', async () => {
   const store = open();
   await store.append('warm', 'data: 0\n', undefined);

@@ -13,6 +13,8 @@ export interface TakenSeq {
   /** The seq this process gave the channel's previous event. */
   prev: number;
   epoch: string;
+  /** Delivered to this process's followers as it was made (set by the store). */
+  delivered: boolean;
 }
 
 export class RunWriter {
@@ -57,6 +59,6 @@ export class RunWriter {
     this.left--;
     const prev = this.last;
     this.last = seq;
-    return { seq, prev, epoch: this.epoch };
+    return { seq, prev, epoch: this.epoch, delivered: false };
   }
 }
