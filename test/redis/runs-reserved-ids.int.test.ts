@@ -7,7 +7,7 @@
 import { once } from 'node:events';
 import { type AddressInfo, createConnection, createServer, type Socket } from 'node:net';
 import { ChannelClosedError, type Hub, runChannel } from '@ssekit/core';
-import { redisStore } from '@ssekit/redis';
+import { type RedisStoreStats, redisStore } from '@ssekit/redis';
 import {
   AsyncQueue,
   cleanupAfterEach,
@@ -127,6 +127,24 @@ describe('ids reserved by the producer', () => {
       expect(terminalOf(client)?.type).toBe('done');
     }
     expect(own.ids()).toEqual(other.ids());
+  });
+
+  it('tokens the producer already delivered are stored together: two tokens made one after the other take one script call, and a follower elsewhere gets both once', async () => {
+    const prefix = nextPrefix();
+    const a = hubOn(prefix);
+    const b = hubOn(prefix);
+    const onB = await follower(b);
+    const { queue, run, own } = await producing(a);
+    const other = follow(onB, run.key);
+    await other.until(() => messageText(other.events) === 't0 ', 't0 on B');
+    const before = (a.stats().store as RedisStoreStats).appendCalls;
+    // The source yields t2 a few microtasks after t1: without the wait, t1 goes alone.
+    queue.push('t1 ');
+    queue.push('t2 ');
+    await own.until(() => messageText(own.events) === 't0 t1 t2 ', 't1 and t2 on A');
+    await other.until(() => messageText(other.events) === 't0 t1 t2 ', 't1 and t2 on B');
+    expect((a.stats().store as RedisStoreStats).appendCalls - before).toBe(1);
+    expect(other.ids()).toEqual(own.ids());
   });
 
   it('a follower resuming elsewhere with the id of a token it got before that token was stored gets nothing twice, and everything after', async () => {

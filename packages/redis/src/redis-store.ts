@@ -290,7 +290,12 @@ export class RedisStore implements EventStore {
   }
 
   stats(): RedisStoreStats {
-    return redisStoreStats({ runner: this.runner, reader: this.reader, epochs: this.epochs });
+    return redisStoreStats({
+      runner: this.runner,
+      reader: this.reader,
+      epochs: this.epochs,
+      batcher: this.batcher,
+    });
   }
 
   /** Quits both connections, so the process can exit. */

@@ -22,6 +22,8 @@ export interface RedisStoreStats extends StoreStats {
    * channel, followed alone, when nothing from elsewhere came in between).
    */
   deliveredOnAppend: number;
+  /** Script calls that stored this process's publishes: each stores a batch of them. */
+  appendCalls: number;
   epoch: string | null;
   /** Times this process saw the history lost or rewound (each ends the local streams). */
   historyChanges: number;
@@ -39,6 +41,7 @@ export interface StatsSources {
     readonly deliveredOnRead: number;
     readonly deliveredOnAppend: number;
   };
+  batcher: { readonly calls: number };
   epochs: {
     readonly epoch: string | undefined;
     readonly historyChanges: number;
@@ -46,7 +49,12 @@ export interface StatsSources {
   };
 }
 
-export function redisStoreStats({ runner, reader, epochs }: StatsSources): RedisStoreStats {
+export function redisStoreStats({
+  runner,
+  reader,
+  epochs,
+  batcher,
+}: StatsSources): RedisStoreStats {
   return {
     kind: 'redis',
     channels: reader.channelCount,
@@ -59,6 +67,7 @@ export function redisStoreStats({ runner, reader, epochs }: StatsSources): Redis
     readerPosition: reader.lastDelivered,
     deliveredOnRead: reader.deliveredOnRead,
     deliveredOnAppend: reader.deliveredOnAppend,
+    appendCalls: batcher.calls,
     epoch: epochs.epoch ?? null,
     historyChanges: epochs.historyChanges,
     epochsCarriedOver: epochs.epochsCarriedOver,
