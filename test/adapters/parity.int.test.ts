@@ -326,13 +326,15 @@ describe('the session and the error contract on real servers', () => {
     const response = await fetch(`${running.url}/ch`);
     const reader = response.body!.getReader();
     const decoder = new TextDecoder();
-    let text = decoder.decode((await reader.read()).value);
-    expect(text).toBe('retry: 60000\n\n');
+    // The retry field, then the client's position (a bare id: it has no event yet).
+    const opening = /^retry: 60000\n\nid: [^\n]+-0\n\n$/;
+    let text = '';
+    while (!opening.test(text)) text += decoder.decode((await reader.read()).value);
     const shutdown = running.shutdown();
     for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
       text += decoder.decode(chunk.value);
     }
     await shutdown;
-    expect(text).toBe('retry: 60000\n\nevent: bye\ndata: restarting\n\n');
+    expect(text).toMatch(/^retry: 60000\n\nid: [^\n]+-0\n\nevent: bye\ndata: restarting\n\n$/);
   });
 });

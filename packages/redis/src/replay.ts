@@ -45,7 +45,9 @@ export function replayResult(
       ? Number(reply[4] ?? head)
       : Math.max(Number(reply[7]), after);
   // (Also the id a gap signal gives the client: it must not resume past a token not stored yet.)
-  const snapshot = { headId: covered > 0 ? formatEventId(epoch, covered) : null, headSeq: covered };
+  // A fresh read always gets a position, even before the first event (core's store.ts, `headId`).
+  const headId = covered > 0 || fresh ? formatEventId(epoch, covered) : null;
+  const snapshot = { headId, headSeq: covered };
   if (fresh) return { events: [], ...snapshot };
   const runs: StoredEvent[][] = [];
   const detail: Record<string, ChannelGap> = {};

@@ -67,6 +67,33 @@ export function describeHubBehaviour(label: string, makeStore: StoreFactory): vo
       expect(client.events.some((e) => e.type === 'ssekit-gap')).toBe(false);
     });
 
+    it('resumes a subscriber that had no event yet: what was published while it was away arrives', async () => {
+      const { hub, server } = await setup();
+      // The client's reconnect waits until the test has published: those events are missed for sure.
+      let attempts = 0;
+      let release: () => void = () => {};
+      const published = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const client = watch(`${server.url}?ch=quiet`, ['ssekit-gap'], {
+        fetch: async (input, init) => {
+          if (attempts++ > 0) await published;
+          return fetch(input, init);
+        },
+      });
+      cleanups.push(() => client.close());
+      await client.until(() => client.opens === 1, 'open');
+      // Nothing published yet: the client has no id. Then its connection drops.
+      server.dropAll();
+      const ids = [await hub.publish('quiet', { i: 1 }), await hub.publish('quiet', { i: 2 })];
+      release();
+      await client.until(() => client.opens === 2, 'reconnect');
+      ids.push(await hub.publish('quiet', { i: 3 }));
+      await client.until(() => client.ids().length >= 3, 'missed and live events', 5_000);
+      expect(client.ids()).toEqual(ids);
+      expect(client.events.some((e) => e.type === 'ssekit-gap')).toBe(false);
+    });
+
     it('resumes three channels at once, merged in id order', async () => {
       const { hub, server, open } = await setup();
       const client = open('ch=a,b,c');
@@ -188,8 +215,9 @@ export function describeHubBehaviour(label: string, makeStore: StoreFactory): vo
       );
       await hub.closeChannel('room', { final: { event: 'bye', data: 'closed' } });
       await client.until(() => client.source.readyState === client.source.CLOSED, 'client stops');
+      // (Its last id is the position it was given on subscribing: it had no event before.)
       expect(client.events.filter((e) => e.type === 'bye')).toEqual([
-        { type: 'bye', data: 'closed', lastEventId: '' },
+        { type: 'bye', data: 'closed', lastEventId: expect.stringMatching(/-0$/) },
       ]);
       expect(errors.some((e) => e.code === 204)).toBe(true);
       await expect(hub.publish('room', 'late')).rejects.toThrow(/closed/);

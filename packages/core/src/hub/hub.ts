@@ -294,6 +294,14 @@ export class Hub<Events extends EventMap = EventMap> {
       stream.close();
       return;
     }
+    if (lastEventId === undefined && result.headId !== null) {
+      // A client without an id gets the snapshot as its position (a bare `id:`, no event). If its
+      // connection ends before its first event (a dropped socket, or streams ended because the
+      // history was lost), it resumes from there: what was published meanwhile is replayed, or a
+      // lost history is signalled. Without it, it would start afresh and miss both, silently.
+      const position = encodeEvent({ id: result.headId });
+      if (stream.write(position)) counters.bytesWritten += position.length;
+    }
     sub.skipUpTo = replay.length > 0 ? replay[replay.length - 1]!.seq : result.headSeq;
     // A store may deliver a channel it just started reading after newer events of others.
     const held = sub.backlog?.events ?? [];

@@ -86,7 +86,9 @@ export class MemoryStore implements EventStore {
 
   readAfterNow(channels: readonly string[], lastEventId: string | undefined): ReplayResult {
     const head = {
-      headId: this.seq > 0 ? formatEventId(this.epoch, this.seq) : null,
+      // A fresh read always gets a position, even before the first event (store.ts, `headId`).
+      headId:
+        this.seq > 0 || lastEventId === undefined ? formatEventId(this.epoch, this.seq) : null,
       headSeq: this.seq,
     };
     if (lastEventId === undefined) return { events: [], ...head };

@@ -34,7 +34,11 @@ export interface ReplayResult {
     /** Per channel: whether its replayed range is complete (`reason: null`) or not, and its oldest id. */
     channels?: Record<string, ChannelGap>;
   };
-  /** The newest id the store had issued when it read (the snapshot), or null if none yet. */
+  /**
+   * The newest id the store had issued when it read (the snapshot), or null if none yet. For a
+   * read without an id, the hub hands it to the client as its position: there, an empty history
+   * gives `<epoch>-0` (before the first event) rather than null, so the client has one anyway.
+   */
   headId: string | null;
   /**
    * Every event of these channels up to this seq was in the snapshot (or at or before the
