@@ -54,9 +54,11 @@ interface PendingAppend extends OwnAppend {
 /** What the batcher needs from its store. */
 export interface BatchHost {
   readonly keys: StoreKeys;
-  readonly highestSeq: number;
   readonly limits: readonly [maxEvents: number, maxBytes: number, maxAgeMs: number];
-  /** Runs the append script (through the command runner, with the vouch arguments first). */
+  /**
+   * Runs the append script (through the command runner), with the vouch arguments and the
+   * highest seq seen in the known epoch first (read together, when it is sent).
+   */
   runAppend(keys: readonly string[], args: readonly (string | number)[]): Promise<unknown>;
   /** The reply's epoch, the seq before its first stored event, the base of the known epoch, the last seq. */
   appended(epoch: string, head: number, base: number, lastSeq: number): void;
@@ -179,8 +181,8 @@ export class AppendBatcher {
       header += `${c},${Buffer.byteLength(body)},${typeBytes},${reserved?.seq ?? 0},${r},${detail};`;
       data += event === undefined ? body : event + body;
     }
+    // (The highest seq seen goes first, with the vouch: see `runAppend`.)
     const args = [
-      this.host.highestSeq,
       ...this.host.limits,
       names.length,
       ...names,

@@ -46,10 +46,16 @@ export class EpochTracker {
 
   /**
    * The first ARGV of every script that vouches for the epoch: a candidate epoch, whether the
-   * server is durable ('1', '0', '' unknown) and the epoch this process knows.
+   * server is durable ('1', '0', '' unknown) and the epoch this process knows; `withSeen` adds
+   * the highest seq this process saw in that epoch. Both are read at the same moment, after the
+   * wait for the durability probe: a seq read before it may belong to the epoch before, and a
+   * script would take it for a counter that went back.
    */
-  async vouchArgs(conn: Redis): Promise<string[]> {
-    return [newEpoch(), await durability(conn, this.durable), this.currentEpoch ?? ''];
+  async vouchArgs(conn: Redis, withSeen = false): Promise<Array<string | number>> {
+    const durable = await durability(conn, this.durable);
+    const args: Array<string | number> = [newEpoch(), durable, this.currentEpoch ?? ''];
+    if (withSeen) args.push(this.seen);
+    return args;
   }
 
   noteSeq(seq: number): void {

@@ -31,10 +31,11 @@ export interface ReaderHost {
   readonly keys: StoreKeys;
   /** The epoch this process believes current, if any. */
   readonly epoch: string | undefined;
-  /** The highest seq this process has seen in that epoch. */
-  readonly highestSeq: number;
-  /** ARGV of the vouch script for a command on `conn`. */
-  vouchArgs(conn: Redis): Promise<string[]>;
+  /**
+   * ARGV of the vouch script for a command on `conn`, then the highest seq this process has seen
+   * in the epoch it names (read at the same moment).
+   */
+  vouchArgs(conn: Redis, withSeen: true): Promise<Array<string | number>>;
   /**
    * Checks the epoch the server vouched for before a blocking read (with the counter and the base
    * of the epoch this process knew) and the epoch read after it. Unless it says 'deliver', the
@@ -366,13 +367,14 @@ export class StreamReader {
     const taps = [...this.taps.values()].filter((tap) => this.mustRead(tap));
     const serial = ++this.readSerial;
     const generation = this.generation;
-    const seenBefore = this.host.highestSeq;
     const { keys } = this.host;
     const streams = [...taps.map((t) => t.key), this.wakeKey];
     const positions = [...taps.map((t) => t.position), this.wakePosition];
     const block = this.recheck ? [] : ['BLOCK', this.options.blockMs];
     this.recheck = false;
-    const vouch = await this.host.vouchArgs(this.conn);
+    const vouch = await this.host.vouchArgs(this.conn, true);
+    // (Read with the epoch it belongs to: one read before the probe may be the previous epoch's.)
+    const seenBefore = Number(vouch.pop());
     // The epoch the server vouches for before the blocking read (with the counter) and the epoch
     // after it tell whether the history was lost or rewound while the reply was being made.
     const pipeline = this.conn

@@ -81,13 +81,10 @@ export class RedisStore implements EventStore {
     this.batcher = new AppendBatcher({
       keys: this.keys,
       limits: this.limits,
-      get highestSeq() {
-        return epochs.highestSeq;
-      },
-      runAppend: (keys, args) => this.sendScript('publish', scripts.append, keys, args),
+      runAppend: (keys, args) => this.sendScript('publish', scripts.append, keys, args, true),
       appended: (epoch, head, base, lastSeq) => {
-        epochs.observe(epoch, head, base);
-        epochs.noteSeq(lastSeq);
+        // (A reply from an epoch this process moved on from: its seqs are not this epoch's.)
+        if (epochs.observe(epoch, head, base) !== 'outdated') epochs.noteSeq(lastSeq);
       },
       stored: (append, epoch, seq, prev) => {
         this.reader.echo(append, epoch, seq, prev, true);
@@ -103,19 +100,15 @@ export class RedisStore implements EventStore {
     this.runStore = new RedisRunStore({
       connection: this.commands,
       run: (what, command) => this.runner.run(what, command),
-      vouched: (what, script, keys, args) => this.sendScript(what, script, keys, args),
+      vouched: (what, script, keys, args) => this.sendScript(what, script, keys, args, true),
       history: this.keys.history,
       closedKey: this.keys.closed,
       limits: this.limits,
       get epoch() {
         return epochs.epoch;
       },
-      get highestSeq() {
-        return epochs.highestSeq;
-      },
       observed: (epoch, head, base, seq) => {
-        epochs.observe(epoch, head, base);
-        epochs.noteSeq(seq);
+        if (epochs.observe(epoch, head, base) !== 'outdated') epochs.noteSeq(seq);
       },
       runKey: (key) => this.keys.run(key),
       channelKeys: (channel) => ({
@@ -149,15 +142,18 @@ export class RedisStore implements EventStore {
     return this.sendScript(what, script, keys, args);
   }
 
+  /** `withSeen`: the script takes the highest seq seen in the known epoch as its ARGV[4]. */
   private sendScript(
     what: string,
     script: LuaScript,
     keys: readonly string[],
     args: readonly (string | number)[],
+    withSeen = false,
   ): Promise<unknown> {
-    return this.runner.run(what, async () =>
-      script.run(this.commands, keys, [...(await this.epochs.vouchArgs(this.commands)), ...args]),
-    );
+    return this.runner.run(what, async () => {
+      const vouch = await this.epochs.vouchArgs(this.commands, withSeen);
+      return script.run(this.commands, keys, [...vouch, ...args]);
+    });
   }
 
   /**
@@ -331,10 +327,7 @@ export class RedisStore implements EventStore {
       get epoch() {
         return epochs.epoch;
       },
-      get highestSeq() {
-        return epochs.highestSeq;
-      },
-      vouchArgs: (conn) => epochs.vouchArgs(conn),
+      vouchArgs: (conn, withSeen) => epochs.vouchArgs(conn, withSeen),
       confirm: (before, after, head, base, seenBefore) =>
         epochs.confirm(before, after, head, base, seenBefore),
       writesAlone: (channel) => runs().writesAlone(channel),

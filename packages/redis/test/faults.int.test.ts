@@ -293,3 +293,23 @@ it('leaves nothing behind when a subscribe fails during an outage; the next one 
   const id = await store.append('p', 'data: y\n', undefined);
   await recorder.until(() => recorder.ids().includes(id), 'delivery after the outage');
 });
+
+it('reads the seq it saw with the epoch it sends: learning a new epoch while a publish waits to be sent starts no needless one', async () => {
+  const { server, admin } = await redisServer(false);
+  const a = open(server.url);
+  for (let i = 0; i < 10; i++) await a.append('x', `data: ${i}\n`, undefined);
+  await admin.flushall();
+  // Another process publishes first: a new epoch, its counter at 1.
+  const b = open(server.url);
+  const next = parseEventId(await b.append('y', 'data: b\n', undefined))!;
+  // A's publish is queued; before it is sent, A learns the new epoch, as its reader does from
+  // a read that came back meanwhile (white box: the reader's call, made at that moment).
+  const epochs = (
+    a as unknown as { epochs: { observe(e: string, head: number, base: number): unknown } }
+  ).epochs;
+  const publishing = a.append('z', 'data: a\n', undefined);
+  queueMicrotask(() => epochs.observe(next.epoch, next.seq, -1));
+  // The seq A saw before (10) is not this epoch's: the counter (1) did not go back.
+  expect(parseEventId(await publishing)).toEqual({ epoch: next.epoch, seq: next.seq + 1 });
+  expect(a.stats().historyChanges).toBe(1);
+});

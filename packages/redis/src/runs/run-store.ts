@@ -22,7 +22,10 @@ const RENEW_CHUNK = 100;
 export interface RunHost {
   readonly connection: Redis;
   run<T>(what: string, command: () => Promise<T>): Promise<T>;
-  /** Runs a script that vouches for the epoch (its first KEYS and ARGV are the epoch's). */
+  /**
+   * Runs a script that vouches for the epoch: its first KEYS and ARGV are the epoch's, then (ARGV
+   * 4) the highest seq seen in the known epoch, then `args`.
+   */
   vouched(
     what: string,
     script: LuaScript,
@@ -34,9 +37,8 @@ export interface RunHost {
   /** The set of closed channels. */
   readonly closedKey: string;
   readonly limits: readonly [maxEvents: number, maxBytes: number, maxAgeMs: number];
-  /** The epoch this process knows, and the highest seq it saw in it. */
+  /** The epoch this process knows. */
   readonly epoch: string | undefined;
-  readonly highestSeq: number;
   /** Takes in the epoch of a reply (epochs.ts, `observe`) and a seq handed out in it. */
   observed(epoch: string, head: number, base: number, seq: number): void;
   runKey(key: string): string;
@@ -62,7 +64,6 @@ export class RedisRunStore implements RunStore {
       CLAIM,
       [...this.host.history, this.host.runKey(claim.key), stream, meta, this.host.closedKey],
       [
-        this.host.highestSeq,
         claim.owner,
         claim.leaseMs,
         claim.retentionMs,
@@ -114,7 +115,7 @@ export class RedisRunStore implements RunStore {
 
   private reserveMore(writer: RunWriter): void {
     writer.reserving = true;
-    const args = [RESERVED_BLOCK, this.host.highestSeq];
+    const args = [RESERVED_BLOCK];
     this.host.vouched('reserve run ids', RESERVE, [...this.host.history], args).then(
       (reply) => {
         writer.reserving = false;

@@ -81,16 +81,16 @@ return {1, epoch, base, first, last, now, redis.call('HGETALL', KEYS[5])}
 
 /**
  * KEYS[1..4] epoch, seq, origin, epochs; ARGV[1..3] candidate epoch, durable, known epoch;
- * ARGV[4] how many seqs; ARGV[5] the highest seq the caller saw in the known epoch. Reserves the
+ * ARGV[4] the highest seq the caller saw in the known epoch; ARGV[5] how many seqs. Reserves the
  * next seqs of the counter for a run's producer; returns
  * { epoch, base of the known epoch, first, last }.
  */
 export const RESERVE = new LuaScript(`${EPOCH_LUA}
 local epoch, base = vouch()
 local seq = tonumber(redis.call('GET', KEYS[2]) or '0')
-epoch, base = unless_rewound(epoch, base, seq, tonumber(ARGV[5]))
-local last = redis.call('INCRBY', KEYS[2], tonumber(ARGV[4]))
-return {epoch, base, last - tonumber(ARGV[4]) + 1, last}
+epoch, base = unless_rewound(epoch, base, seq, tonumber(ARGV[4]))
+local last = redis.call('INCRBY', KEYS[2], tonumber(ARGV[5]))
+return {epoch, base, last - tonumber(ARGV[5]) + 1, last}
 `);
 
 /**
