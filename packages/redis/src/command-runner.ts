@@ -35,6 +35,8 @@ export class CommandRunner {
   private everReady = false;
   /** One shared wait for the first connection, however many commands race the startup. */
   private firstReady: Promise<void> | undefined;
+  /** While degraded: the next PING that checks whether Redis answers again. */
+  private probe: NodeJS.Timeout | undefined;
 
   constructor(
     readonly conn: Redis,
@@ -48,6 +50,7 @@ export class CommandRunner {
   /** From now on every command fails: the store is closed. */
   close(): void {
     this.closing = true;
+    clearTimeout(this.probe);
   }
 
   get closed(): boolean {
@@ -88,9 +91,25 @@ export class CommandRunner {
       if (isTimeout(error)) {
         this.timedOut = true;
         this.noteError(new Error(`no answer within ${this.commandTimeout} ms`));
+        this.probeLater();
       }
       throw this.unavailable(what, error);
     }
+  }
+
+  /**
+   * Only a command that gets its answer clears `degraded`: a process that stopped publishing
+   * would report it (and fail its health check) long after Redis recovered. So while degraded, a
+   * PING goes every commandTimeout until one is answered.
+   */
+  private probeLater(): void {
+    if (this.probe || this.closing) return;
+    this.probe = setTimeout(() => {
+      this.probe = undefined;
+      if (!this.timedOut || this.closing) return;
+      this.run('check that Redis answers', () => this.conn.ping()).catch(() => this.probeLater());
+    }, this.commandTimeout);
+    this.probe.unref();
   }
 
   /** A command got its answer: Redis is back to normal. */

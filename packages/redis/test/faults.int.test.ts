@@ -313,3 +313,21 @@ it('reads the seq it saw with the epoch it sends: learning a new epoch while a p
   expect(parseEventId(await publishing)).toEqual({ epoch: next.epoch, seq: next.seq + 1 });
   expect(a.stats().historyChanges).toBe(1);
 });
+
+it('clears degraded by itself once a hung Redis answers again, with no publish to notice it', async () => {
+  const { server } = await redisServer(false);
+  const store = open(server.url, { commandTimeout: 300 });
+  await store.append('q', 'data: before\n', undefined);
+  server.pause();
+  try {
+    await expect(store.append('q', 'data: hung\n', undefined)).rejects.toBeInstanceOf(
+      RedisUnavailableError,
+    );
+    expect(store.stats().status).toBe('degraded');
+  } finally {
+    server.resume();
+  }
+  // Nothing else is sent by the test: a health check polling stats must see it recover.
+  await expect.poll(() => store.stats().status, { timeout: 5_000 }).toBe('ready');
+  expect(store.stats().lastError).toBeNull();
+});
