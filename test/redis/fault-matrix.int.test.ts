@@ -117,12 +117,22 @@ async function setup(persistence: boolean, prefix: string): Promise<Harness> {
   };
 }
 
-/** Waits until `count` more events were acknowledged (publishing is going on). */
+/**
+ * Waits until `count` more events were acknowledged (publishing is going on), and every process
+ * knows an epoch: one that never learned the first can't see it change, and the checks of how
+ * each process saw the fault would fail for that reason alone.
+ */
 async function published(h: Harness, count: number): Promise<void> {
   const target = h.acked.length + count;
   await expect
     .poll(() => h.acked.length, { timeout: 15_000, interval: 20 })
     .toBeGreaterThanOrEqual(target);
+  await expect
+    .poll(
+      async () => (await Promise.all(h.processes.map((p) => p.stats()))).map((s) => s.store.epoch),
+      { timeout: 15_000, interval: 20 },
+    )
+    .not.toContain(null);
 }
 
 /**

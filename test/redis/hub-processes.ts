@@ -33,6 +33,7 @@ export interface HubProcess {
         status: string;
         readerStatus: string;
         lastError: string | null;
+        epoch: string | null;
         historyChanges: number;
         epochsCarriedOver: number;
       };
