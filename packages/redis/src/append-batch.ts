@@ -19,6 +19,10 @@ import { ReplyError } from 'ioredis';
 import type { OwnAppend } from './entries.js';
 import type { StoreKeys } from './options.js';
 
+/** `String.prototype.toWellFormed` (ES2024, in Node 20; the project's lib is ES2023). */
+const wellFormed = (text: string): string =>
+  (text as string & { toWellFormed(): string }).toWellFormed();
+
 /** Most events per script call: bounds how long one call keeps Redis busy. */
 export const MAX_BATCH_EVENTS = 256;
 /** Most body characters per script call (about bytes), for the same reason. */
@@ -177,9 +181,14 @@ export class AppendBatcher {
         if (r === 0) r = epochs.push(reserved.epoch);
       }
       const detail = reserved?.delivered ? '0' : '1';
-      const typeBytes = event === undefined ? -1 : Buffer.byteLength(event);
-      header += `${c},${Buffer.byteLength(body)},${typeBytes},${reserved?.seq ?? 0},${r},${detail};`;
-      data += event === undefined ? body : event + body;
+      // Each piece well-formed on its own: a lone surrogate at the end of one and another at the
+      // start of the next would join into one character and shift every cut after them. (Redis
+      // gets U+FFFD for a lone surrogate either way.)
+      const type = event === undefined ? undefined : wellFormed(event);
+      const text = wellFormed(body);
+      const typeBytes = type === undefined ? -1 : Buffer.byteLength(type);
+      header += `${c},${Buffer.byteLength(text)},${typeBytes},${reserved?.seq ?? 0},${r},${detail};`;
+      data += type === undefined ? text : type + text;
     }
     // (The highest seq seen goes first, with the vouch: see `runAppend`.)
     const args = [

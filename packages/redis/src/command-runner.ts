@@ -88,13 +88,16 @@ export class CommandRunner {
         this.healthy();
         throw error;
       }
-      if (isTimeout(error)) {
-        this.timedOut = true;
-        this.noteError(new Error(`no answer within ${this.commandTimeout} ms`));
-        this.probeLater();
-      }
+      if (isTimeout(error)) this.noteTimeout(`no answer within ${this.commandTimeout} ms`);
       throw this.unavailable(what, error);
     }
+  }
+
+  /** Something waited past its bound: `degraded` until a command is answered again. */
+  noteTimeout(what: string): void {
+    this.timedOut = true;
+    this.noteError(new Error(what));
+    this.probeLater();
   }
 
   /**

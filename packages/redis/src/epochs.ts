@@ -39,11 +39,6 @@ export class EpochTracker {
   get epoch(): string | undefined {
     return this.currentEpoch;
   }
-  /** The highest seq this process has seen in the current epoch. */
-  get highestSeq(): number {
-    return this.seen;
-  }
-
   /**
    * The first ARGV of every script that vouches for the epoch: a candidate epoch, whether the
    * server is durable ('1', '0', '' unknown) and the epoch this process knows; `withSeen` adds
@@ -58,16 +53,25 @@ export class EpochTracker {
     return args;
   }
 
+  /** A seq delivered or handed out in the current epoch. */
   noteSeq(seq: number): void {
     if (seq > this.seen) this.seen = seq;
   }
 
   /**
-   * Takes in an epoch from any reply, with the head seq read with it and the base Redis vouches
-   * for of the epoch this process knew (-1: none). An epoch carried over whole (the base covers
-   * everything this process saw) changes nothing for open streams; any other change ends them.
+   * Takes in an epoch from any reply, with the head seq read with it, the base Redis vouches for
+   * of the epoch this process knew (-1: none), and the highest seq the reply handed out (noted as
+   * seen, unless the reply is from an epoch this process already left: its seqs are not the
+   * current epoch's). An epoch carried over whole (the base covers everything this process saw)
+   * changes nothing for open streams; any other change ends them.
    */
-  observe(epoch: string, head: number, base: number): Observed {
+  observe(epoch: string, head: number, base: number, seq = head): Observed {
+    const observed = this.take(epoch, head, base);
+    if (observed !== 'outdated') this.noteSeq(seq);
+    return observed;
+  }
+
+  private take(epoch: string, head: number, base: number): Observed {
     const known = this.currentEpoch;
     if (known === epoch || known === undefined) {
       this.currentEpoch = epoch;

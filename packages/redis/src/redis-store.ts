@@ -84,7 +84,7 @@ export class RedisStore implements EventStore {
       runAppend: (keys, args) => this.sendScript('publish', scripts.append, keys, args, true),
       appended: (epoch, head, base, lastSeq) => {
         // (A reply from an epoch this process moved on from: its seqs are not this epoch's.)
-        if (epochs.observe(epoch, head, base) !== 'outdated') epochs.noteSeq(lastSeq);
+        epochs.observe(epoch, head, base, lastSeq);
       },
       stored: (append, epoch, seq, prev) => {
         this.reader.echo(append, epoch, seq, prev, true);
@@ -108,7 +108,7 @@ export class RedisStore implements EventStore {
         return epochs.epoch;
       },
       observed: (epoch, head, base, seq) => {
-        if (epochs.observe(epoch, head, base) !== 'outdated') epochs.noteSeq(seq);
+        epochs.observe(epoch, head, base, seq);
       },
       runKey: (key) => this.keys.run(key),
       channelKeys: (channel) => ({
@@ -241,8 +241,7 @@ export class RedisStore implements EventStore {
     clearTimeout(timer);
     if (timedOut === true) {
       unsubscribe();
-      this.runner.timedOut = true;
-      this.noteError(new Error('the reader did not catch up in time'));
+      this.runner.noteTimeout('the reader did not catch up in time');
       throw this.runner.unavailable('subscribe');
     }
   }
@@ -254,8 +253,7 @@ export class RedisStore implements EventStore {
       this.channelKeys(channel),
       [channel, CLOSED_HISTORY_TTL_MS, final ? final.toString() : ''],
     )) as [string, number, number];
-    this.epochs.observe(epoch, seq - 1, base);
-    this.epochs.noteSeq(seq);
+    this.epochs.observe(epoch, seq - 1, base, seq);
     // The close marker ends local streams through the reader, even on a run's channel that
     // this process writes alone and otherwise doesn't read.
     this.reader.readAgain(channel);

@@ -331,3 +331,22 @@ it('clears degraded by itself once a hung Redis answers again, with no publish t
   await expect.poll(() => store.stats().status, { timeout: 5_000 }).toBe('ready');
   expect(store.stats().lastError).toBeNull();
 });
+
+it('a reply from an epoch this process already left does not count its seq as seen in the new one', async () => {
+  const { server } = await redisServer(false);
+  const a = open(server.url);
+  for (let i = 0; i < 10; i++) await a.append('x', `data: ${i}\n`, undefined);
+  // White box: the epoch tracker, as the reader would drive it, and the seq it would send.
+  const inside = a as unknown as {
+    commands: unknown;
+    epochs: {
+      observe(epoch: string, head: number, base: number): unknown;
+      vouchArgs(conn: unknown, withSeen: true): Promise<Array<string | number>>;
+    };
+  };
+  const closing = a.closeChannel('x');
+  // Before the close's reply (from the epoch it ran in) comes back, the process moves on.
+  inside.epochs.observe('another-epoch', 1, -1);
+  await closing;
+  expect((await inside.epochs.vouchArgs(inside.commands, true)).at(-1)).toBe(1);
+});
