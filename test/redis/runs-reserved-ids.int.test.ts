@@ -94,6 +94,14 @@ async function producing(a: Hub, finalised = { count: 0 }) {
   return { queue, run, own };
 }
 
+/** Two processes on one prefix: a run produced on A (as `producing`), a follower server on B. */
+async function producingWithB() {
+  const prefix = nextPrefix();
+  const a = hubOn(prefix);
+  const onB = await follower(hubOn(prefix));
+  return { a, onB, ...(await producing(a)) };
+}
+
 /** Another process's store on `prefix`, closed at the test's cleanup. */
 function storeOn(prefix: string) {
   const store = redisStore({ url: redis.url, prefix });
@@ -103,11 +111,7 @@ function storeOn(prefix: string) {
 
 describe('ids reserved by the producer', () => {
   it("a follower on the producing process gets a token while Redis can't answer (paused); a follower elsewhere gets it once stored", async () => {
-    const prefix = nextPrefix();
-    const a = hubOn(prefix);
-    const b = hubOn(prefix);
-    const onB = await follower(b);
-    const { queue, run, own } = await producing(a);
+    const { onB, queue, run, own } = await producingWithB();
     redis.pause();
     try {
       queue.push('t1 ');
@@ -130,11 +134,7 @@ describe('ids reserved by the producer', () => {
   });
 
   it('tokens the producer already delivered are stored together: two tokens made one after the other take one script call, and a follower elsewhere gets both once', async () => {
-    const prefix = nextPrefix();
-    const a = hubOn(prefix);
-    const b = hubOn(prefix);
-    const onB = await follower(b);
-    const { queue, run, own } = await producing(a);
+    const { a, onB, queue, run, own } = await producingWithB();
     const other = follow(onB, run.key);
     await other.until(() => messageText(other.events) === 't0 ', 't0 on B');
     const before = (a.stats().store as RedisStoreStats).appendCalls;

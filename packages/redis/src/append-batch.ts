@@ -93,11 +93,10 @@ export class AppendBatcher {
   private inFlight = 0;
   /** Script calls sent, for stats. */
   calls = 0;
+  /** The end of the task, or of the wait (whichever `schedule` chose): send what is queued. */
   private readonly flushLater = (): void => {
     this.scheduled = false;
-    if (this.inFlight < MAX_CALLS_IN_FLIGHT) this.flush();
-  };
-  private readonly flushDelivered = (): void => {
+    clearTimeout(this.timer);
     this.timer = undefined;
     if (this.inFlight < MAX_CALLS_IN_FLIGHT) this.flush();
   };
@@ -126,7 +125,7 @@ export class AppendBatcher {
   private schedule(): void {
     if (this.scheduled || this.inFlight >= MAX_CALLS_IN_FLIGHT || this.queue.length === 0) return;
     if (!this.urgent) {
-      this.timer ??= setTimeout(this.flushDelivered, DELIVERED_WAIT_MS);
+      this.timer ??= setTimeout(this.flushLater, DELIVERED_WAIT_MS);
       return;
     }
     this.scheduled = true;

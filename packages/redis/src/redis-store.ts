@@ -82,10 +82,7 @@ export class RedisStore implements EventStore {
       keys: this.keys,
       limits: this.limits,
       runAppend: (keys, args) => this.sendScript('publish', scripts.append, keys, args, true),
-      appended: (epoch, head, base, lastSeq) => {
-        // (A reply from an epoch this process moved on from: its seqs are not this epoch's.)
-        epochs.observe(epoch, head, base, lastSeq);
-      },
+      appended: (epoch, head, base, lastSeq) => epochs.observe(epoch, head, base, lastSeq),
       stored: (append, epoch, seq, prev) => {
         this.reader.echo(append, epoch, seq, prev, true);
       },
@@ -107,9 +104,7 @@ export class RedisStore implements EventStore {
       get epoch() {
         return epochs.epoch;
       },
-      observed: (epoch, head, base, seq) => {
-        epochs.observe(epoch, head, base, seq);
-      },
+      observed: (epoch, head, base, seq) => epochs.observe(epoch, head, base, seq),
       runKey: (key) => this.keys.run(key),
       channelKeys: (channel) => ({
         stream: this.keys.stream(channel),

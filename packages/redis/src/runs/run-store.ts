@@ -115,8 +115,7 @@ export class RedisRunStore implements RunStore {
 
   private reserveMore(writer: RunWriter): void {
     writer.reserving = true;
-    const args = [RESERVED_BLOCK];
-    this.host.vouched('reserve run ids', RESERVE, [...this.host.history], args).then(
+    this.host.vouched('reserve run ids', RESERVE, [...this.host.history], [RESERVED_BLOCK]).then(
       (reply) => {
         writer.reserving = false;
         const [epoch, base, first, last] = reply as [string, number, number, number];

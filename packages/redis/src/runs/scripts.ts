@@ -82,8 +82,8 @@ return {1, epoch, base, first, last, now, redis.call('HGETALL', KEYS[5])}
 /**
  * KEYS[1..4] epoch, seq, origin, epochs; ARGV[1..3] candidate epoch, durable, known epoch;
  * ARGV[4] the highest seq the caller saw in the known epoch; ARGV[5] how many seqs. Reserves the
- * next seqs of the counter for a run's producer; returns
- * { epoch, base of the known epoch, first, last }.
+ * next seqs of the counter for a run's producer; returns { epoch, base of the known epoch, first,
+ * last }.
  */
 export const RESERVE = new LuaScript(`${EPOCH_LUA}
 local epoch, base = vouch()
