@@ -2,10 +2,12 @@
  * Adversarial probes (second round) of resumable runs on the in-memory store: hub.close mid-run,
  * stop twice, follow after stop, and many starts of one key at once.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createHub, type Hub, RunExistsError } from '@ssekit/core';
 import {
   type CoreServer,
   cleanupAfterEach,
+  deferred,
   type EventRecorder,
   messageText,
   recordUnhandledRejections,
@@ -122,5 +124,34 @@ describe('resumable runs on the memory store, adversarially', () => {
       expect((r as PromiseRejectedResult).reason).toBeInstanceOf(RunExistsError);
     expect(await hub.stopRun('same')).toBe(true);
     expect(hub.stats().runs).toBeLessThanOrEqual(1);
+  });
+
+  it("a run's chunk is written before the next timer of its loop turn runs, not at the turn's end", async () => {
+    const hub = createHub();
+    cleanups.push(() => hub.close());
+    const server = await serve(hub);
+    const attached = deferred();
+    const writtenBeforeNextTimer: boolean[] = [];
+    const run = await hub.startRun(
+      async function* () {
+        await attached.promise;
+        for (let i = 0; i < 3; i++) {
+          const before = hub.stats().framesWritten;
+          // Two timers due together (same delay, made in the same task) run one after the other
+          // in one turn: the source's, then the check.
+          const due = sleep(5);
+          setTimeout(() => writtenBeforeNextTimer.push(hub.stats().framesWritten > before), 5);
+          await due;
+          yield `t${i} `;
+        }
+      },
+      { keepAlive: true },
+    );
+    const client = follow(server, run.key);
+    await client.opened;
+    attached.resolve();
+    await client.until(() => terminalOf(client) !== undefined, 'done');
+    expect(messageText(client.events)).toBe('t0 t1 t2 ');
+    expect(writtenBeforeNextTimer).toEqual([true, true, true]);
   });
 });

@@ -11,6 +11,11 @@ import { ChannelState, type Subscription } from './subscription.js';
 import type { HubCounters, Telemetry } from './telemetry.js';
 
 /** A run's channel is only ever followed alone (channel-names.ts). */
+/**
+ * A run's chunk is flushed at the end of the task that made it once this long has passed since the
+ * last flush; sooner, it waits for the tick's flush with the others (docs/decisions.md).
+ */
+const RUN_FLUSH_GAP_MS = 1;
 const CHANNEL_ORDER_ONLY: StoreSubscribeOptions = { channelOrderOnly: true };
 
 /** What the fan-out needs of its hub. */
@@ -24,6 +29,10 @@ export class FanOut {
   private readonly channels = new Map<string, ChannelState>();
   private batch: StoredEvent[] = [];
   private flushScheduled = false;
+  /** A flush is due at the end of this task (a run's chunk is in the batch). */
+  private flushSoon = false;
+  /** When the last flush ran (performance.now()). */
+  private lastFlush = 0;
   private flushMark = 0;
   /** Enqueue times of the batch's events, only with telemetry (for publish-to-write latency). */
   private batchTimes: number[] = [];
@@ -111,6 +120,16 @@ export class FanOut {
   private enqueue(event: StoredEvent): void {
     this.batch.push(event);
     if (this.host.telemetry) this.batchTimes.push(performance.now());
+    // (Due at the end of this task already: it takes this event too.)
+    if (this.flushSoon) return;
+    if (isRunChannel(event.channel) && performance.now() - this.lastFlush >= RUN_FLUSH_GAP_MS) {
+      // A run's chunks come one per step of its source (a timer, a socket read): waiting for the
+      // turn's end put each behind every other timer of a busy turn. nextTick, not a microtask:
+      // it runs once the microtasks are drained, so what one task made still goes together.
+      this.flushSoon = true;
+      process.nextTick(this.flushNow);
+      return;
+    }
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       // One flush per tick: a burst of publishes becomes one write per client.
@@ -118,9 +137,15 @@ export class FanOut {
     }
   }
 
+  private readonly flushNow = (): void => {
+    this.flushSoon = false;
+    this.flush();
+  };
+
   /** Writes the tick's events: one joined Buffer per channel, shared by its simple subscribers. */
   flush(): void {
     this.flushScheduled = false;
+    this.lastFlush = performance.now();
     const batch = this.batch;
     if (batch.length === 0) return;
     this.batch = [];
@@ -154,9 +179,10 @@ export class FanOut {
           continue;
         }
         // Several channels, a filter, a pending replay, or a possible duplicate: pick per client,
-        // from the whole batch so the order across channels holds.
+        // from the whole batch so the order across channels holds (one channel: from its events,
+        // or a tick of many runs would cost runs x events).
         sub.mark = mark;
-        const picked = batch.filter((e) => sub.wants(e));
+        const picked = (sub.single ? events : batch).filter((e) => sub.wants(e));
         if (picked.length === 0) continue;
         if (!sub.live) this.hold(sub, picked);
         else this.writeEvents(sub, picked);

@@ -55,6 +55,10 @@ export class Subscription {
   get simple(): boolean {
     return this.selection === undefined && typeof this.names === 'string';
   }
+  /** Follows one channel only: its events can be picked from that channel's alone. */
+  get single(): boolean {
+    return typeof this.names === 'string';
+  }
   get filter(): ((event: EventMeta) => boolean) | undefined {
     return this.selection?.filter;
   }
