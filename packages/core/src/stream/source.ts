@@ -4,31 +4,6 @@
  */
 import { Readable } from 'node:stream';
 
-/**
- * The next value, or `undefined` once `signal` aborted. The abort listener lives for one step
- * only: racing every step against one long-lived promise would leave a reaction behind per value.
- */
-function nextUnlessAborted<T>(
-  iterator: AsyncIterator<T>,
-  signal: AbortSignal,
-): Promise<IteratorResult<T> | undefined> {
-  if (signal.aborted) return Promise.resolve(undefined);
-  return new Promise((resolve, reject) => {
-    const onAbort = (): void => resolve(undefined);
-    signal.addEventListener('abort', onAbort, { once: true });
-    iterator.next().then(
-      (step) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(step);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
-}
-
 export async function* untilAborted<T>(
   source: AsyncIterable<T> | Readable,
   signal: AbortSignal,
@@ -36,9 +11,20 @@ export async function* untilAborted<T>(
   const readable = source instanceof Readable ? source : undefined;
   const iterator = (source as AsyncIterable<T>)[Symbol.asyncIterator]();
   let finished = false;
+  // One abort listener for the whole read, settling whichever step is pending (a listener added
+  // and removed per step cost about a microsecond per value; racing each step against one
+  // long-lived promise would leave a reaction behind per value).
+  let wake: ((aborted: undefined) => void) | undefined;
+  const onAbort = (): void => wake?.(undefined);
+  signal.addEventListener('abort', onAbort, { once: true });
   try {
     for (;;) {
-      const step = await nextUnlessAborted(iterator, signal);
+      if (signal.aborted) break;
+      const step = await new Promise<IteratorResult<T> | undefined>((resolve, reject) => {
+        wake = resolve;
+        iterator.next().then(resolve, reject);
+      });
+      wake = undefined;
       if (step === undefined) break;
       if (step.done) {
         finished = true;
@@ -50,6 +36,7 @@ export async function* untilAborted<T>(
     finished = true;
     throw error;
   } finally {
+    signal.removeEventListener('abort', onAbort);
     if (!finished) {
       if (readable) readable.destroy();
       // A generator parked on an await finishes once that await settles; don't wait for it.
