@@ -332,6 +332,9 @@ async function steadySession(def, round) {
       lagMax: percentile(sinks.lag, 1) / 1000,
       ttftP50: percentile(sinks.ttft, 0.5) / 1000,
       ttftP99: percentile(sinks.ttft, 0.99) / 1000,
+      reachP50: percentile(sinks.reach, 0.5) / 1000,
+      fromAppP50: percentile(sinks.fromApp, 0.5) / 1000,
+      fromAppP99: percentile(sinks.fromApp, 0.99) / 1000,
       timedTokens: sinks.latency.length,
       variant: base.variant,
     };
@@ -437,7 +440,7 @@ function summarize(r) {
   const f = (x, d = 2) => (x === undefined ? '-' : x.toFixed(d));
   if (r.resumes !== undefined)
     return `${r.exactRuns}/${r.runs} exact (${r.refusedRuns} resume(s) refused), ${r.resumes} resumes, resume p50 ${f(r.resumeP50)} ms p99 ${f(r.resumeP99)} ms, late followers ${r.late.exact}/${r.late.asked} exact (status ${r.late.statuses.join(',')})`;
-  return `CPU ${f(r.cpuPer1k)} ms/1k tokens (redis-server ${f(r.redisCpuPer1k)}), heap ${f(r.heapPerRun / 1024, 1)} KB/run (${r.liveAtMid} live), latency p50 ${f(r.latencyP50)} p99 ${f(r.latencyP99)} ms, lag p99 ${f(r.lagP99)} ms, TTFT p50 ${f(r.ttftP50)} p99 ${f(r.ttftP99)} ms${r.wrong ? `, ${r.wrong} WRONG` : ''}`;
+  return `CPU ${f(r.cpuPer1k)} ms/1k tokens (redis-server ${f(r.redisCpuPer1k)}), heap ${f(r.heapPerRun / 1024, 1)} KB/run (${r.liveAtMid} live), latency p50 ${f(r.latencyP50)} p99 ${f(r.latencyP99)} ms, lag p99 ${f(r.lagP99)} ms, TTFT p50 ${f(r.ttftP50)} p99 ${f(r.ttftP99)} ms (from the app p50 ${f(r.fromAppP50)} p99 ${f(r.fromAppP99)})${r.wrong ? `, ${r.wrong} WRONG` : ''}`;
 }
 
 const only = args.get('only')?.split(',');

@@ -13,7 +13,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { run, sse } from '@ssekit/express';
 import express from 'express';
-import { tokenText } from '../lib/runs-tokens.mjs';
+import { APP_RECEIVED_HEADER, tokenText } from '../lib/runs-tokens.mjs';
 import { nowMicros, reportReady } from './common.mjs';
 
 /** The live sources, and how many finished their `finally` (runs must never leak a source). */
@@ -52,6 +52,12 @@ export function chatParams(req) {
 /** An Express app with GET /stats; `extraStats()` adds the contender's own figures. */
 export function createApp({ name, variant, extraStats }) {
   const app = express();
+  // When the app got the POST (CLOCK_MONOTONIC), for the driver to split its time to first token
+  // into the POST reaching the app and the app's answer reaching the client.
+  app.post('/chat', (_req, res, next) => {
+    res.setHeader(APP_RECEIVED_HEADER, String(nowMicros()));
+    next();
+  });
   app.get('/stats', (req, res) => {
     // CPU first, so the GC below isn't billed to the workload; then CPU again, to subtract it.
     const cpu = process.cpuUsage();

@@ -11,12 +11,22 @@
  * - `resume: 'none'` (plain pipe): no resume; the answer ends when the stream ends.
  */
 import http from 'node:http';
-import { answerText } from './runs-tokens.mjs';
+import { APP_RECEIVED_HEADER, answerText } from './runs-tokens.mjs';
 import { nowMicros } from './sse-client.mjs';
 
 /** Shared sinks for one phase: per-token latency and lag, per-run TTFT and resume times (µs). */
 export function createSinks() {
-  return { latency: [], lag: [], ttft: [], resume: [], tokens: 0, replayed: 0 };
+  return {
+    latency: [],
+    lag: [],
+    ttft: [],
+    // Time to first token split at the app receiving the POST: before it, and from it.
+    reach: [],
+    fromApp: [],
+    resume: [],
+    tokens: 0,
+    replayed: 0,
+  };
 }
 
 export class RunFollower {
@@ -45,6 +55,7 @@ export class RunFollower {
     this.resumes = 0;
     this.buffer = '';
     this.postedAt = 0;
+    this.appReceivedAt = undefined;
     this.resumedAt = 0;
     this.problems = [];
   }
@@ -78,6 +89,8 @@ export class RunFollower {
     let cut = false;
     req.on('response', (res) => {
       this.status = res.statusCode;
+      const appReceived = Number(res.headers[APP_RECEIVED_HEADER]);
+      if (method === 'POST' && appReceived > 0) this.appReceivedAt = appReceived;
       if (res.statusCode !== 200) {
         res.resume();
         if (method === 'GET') this.refused = res.statusCode;
@@ -167,7 +180,13 @@ export class RunFollower {
     }
     const sinks = this.o.sinks;
     sinks.tokens++;
-    if (i === 0) sinks.ttft.push(now - this.postedAt);
+    if (i === 0) {
+      sinks.ttft.push(now - this.postedAt);
+      if (this.appReceivedAt !== undefined) {
+        sinks.reach.push(this.appReceivedAt - this.postedAt);
+        sinks.fromApp.push(now - this.appReceivedAt);
+      }
+    }
     if (this.resumedAt !== 0) {
       sinks.resume.push(now - this.resumedAt);
       this.resumedAt = 0;

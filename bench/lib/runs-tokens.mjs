@@ -31,3 +31,6 @@ export function answerText(key, n) {
   for (let i = 0; i < n; i++) text += tokenText(key, i);
   return text;
 }
+
+/** Response header: when the app received `POST /chat`, in µs of CLOCK_MONOTONIC. */
+export const APP_RECEIVED_HEADER = 'x-bench-app-received';
