@@ -21,7 +21,7 @@
  * under 30 s, writes only to bench/.out/, exits non-zero on a wrong answer).
  * Options: --smoke, --runs=N (300), --tokens=N (500), --interval=MS (20), --rounds=N (3),
  * --resume-rounds=N (1), --cuts=N (2), --only=pipe,memory,redis,resumable-stream, --out=path,
- * --report-only (rewrite RUNS.md from bench/.out/runs.json), --prof (CPU profiles of the servers
+ * --report-only (rewrite the report from its run's data: bench/.out/runs.json, or <out>.json beside --out), --prof (CPU profiles of the servers
  * in bench/.out/prof/).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -106,12 +106,14 @@ const CONTENDERS = [
 const here = fileURLToPath(new URL('.', import.meta.url));
 const outDir = `${here}.out`;
 mkdirSync(outDir, { recursive: true });
-// Re-renders RUNS.md from the last full run's data (e.g. after editing bench/runs-notes.md).
+const reportPath = args.get('out') ?? `${here}RUNS.md`;
+// A run's data beside its report: a run with --out never overwrites what RUNS.md was made from.
+const dataPath = args.has('out')
+  ? `${reportPath.replace(/\.md$/, '')}.json`
+  : `${outDir}/runs.json`;
+// Re-renders a report from its run's data (e.g. after editing bench/runs-notes.md).
 if (args.has('report-only')) {
-  writeRunsReport(
-    args.get('out') ?? `${here}RUNS.md`,
-    JSON.parse(readFileSync(`${outDir}/runs.json`, 'utf8')),
-  );
+  writeRunsReport(reportPath, JSON.parse(readFileSync(dataPath, 'utf8')));
   process.exit(0);
 }
 const startedAt = Date.now();
@@ -499,8 +501,8 @@ const report = {
   elapsedSeconds: (Date.now() - startedAt) / 1000,
   load: { start: loadAtStart, end: os.loadavg() },
 };
-writeFileSync(`${outDir}/runs${smoke ? '-smoke' : ''}.json`, JSON.stringify(report, null, 2));
-const target = smoke ? `${outDir}/runs-smoke.md` : (args.get('out') ?? `${here}RUNS.md`);
+writeFileSync(smoke ? `${outDir}/runs-smoke.json` : dataPath, JSON.stringify(report, null, 2));
+const target = smoke ? `${outDir}/runs-smoke.md` : reportPath;
 writeRunsReport(target, report);
 log(`wrote ${target} in ${report.elapsedSeconds.toFixed(0)} s`);
 
