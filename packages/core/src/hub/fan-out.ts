@@ -10,12 +10,12 @@ import { joinPieces, writeAll } from './pieces.js';
 import { ChannelState, type Subscription } from './subscription.js';
 import type { HubCounters, Telemetry } from './telemetry.js';
 
-/** A run's channel is only ever followed alone (channel-names.ts). */
 /**
  * A run's chunk is flushed at the end of the task that made it once this long has passed since the
  * last flush; sooner, it waits for the tick's flush with the others (docs/decisions.md).
  */
 const RUN_FLUSH_GAP_MS = 1;
+/** A run's channel is only ever followed alone (channel-names.ts). */
 const CHANNEL_ORDER_ONLY: StoreSubscribeOptions = { channelOrderOnly: true };
 
 /** What the fan-out needs of its hub. */
