@@ -2,8 +2,12 @@
  * Adversarial probes (second round) of resumable runs on the in-memory store: hub.close mid-run,
  * stop twice, follow after stop, and many starts of one key at once.
  */
+import { once } from 'node:events';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createHub, type Hub, RunExistsError } from '@ssekit/core';
+import { createHub, type Hub, RUN_START_EVENT, RunExistsError, SseStream } from '@ssekit/core';
+import { type EventStore, MemoryStore } from '@ssekit/core/store';
 import {
   type CoreServer,
   cleanupAfterEach,
@@ -153,5 +157,48 @@ describe('resumable runs on the memory store, adversarially', () => {
     await client.until(() => terminalOf(client) !== undefined, 'done');
     expect(messageText(client.events)).toBe('t0 t1 t2 ');
     expect(writtenBeforeNextTimer).toEqual([true, true, true]);
+  });
+
+  it('the POST shape (start, then follow in the same task) is live before the first chunk: nothing is replayed', async () => {
+    const memory = new MemoryStore();
+    let replayed = 0;
+    const store: EventStore = {
+      append: (channel, body, event) => memory.append(channel, body, event),
+      readAfter: async (channels, lastEventId) => {
+        const result = await memory.readAfter(channels, lastEventId);
+        replayed += result.events.filter((e) => e.event !== RUN_START_EVENT).length;
+        return result;
+      },
+      subscribe: (channel, listener) => memory.subscribe(channel, listener),
+      closeChannel: (channel, final) => memory.closeChannel(channel, final),
+      reopenChannel: (channel) => memory.reopenChannel(channel),
+      isClosed: (channel) => memory.isClosed(channel),
+      runs: memory.runs,
+      stats: () => memory.stats(),
+      close: () => memory.close(),
+    };
+    const hub = createHub({ store });
+    cleanups.push(() => hub.close());
+    const server = http.createServer((_req, res) => {
+      const stream = new SseStream(res, { heartbeat: false }, { hub });
+      void (async () => {
+        const run = await hub.startRun(
+          (async function* () {
+            // Chunks made at once, as a source with its first tokens ready would.
+            for (let i = 0; i < 3; i++) yield `t${i} `;
+          })(),
+        );
+        await hub.followRun(stream, run.key);
+      })();
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const { port } = server.address() as AddressInfo;
+    const client = watch(`http://127.0.0.1:${port}/`, ['done', 'stopped', 'error']);
+    cleanups.push(() => client.close());
+    await client.until(() => terminalOf(client) !== undefined, 'done');
+    expect(messageText(client.events)).toBe('t0 t1 t2 ');
+    expect(replayed).toBe(0);
   });
 });

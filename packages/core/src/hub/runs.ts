@@ -167,10 +167,11 @@ export class Runs {
     };
     this.local.set(key, run);
     this.schedule(settings.leaseMs);
-    // The source starts a loop turn later: a follower attached right after start (the POST shape)
-    // is then live before the first chunk, and needs no replay of it (one store round trip less
-    // before its first token).
-    run.finished = new Promise<void>((resolve) => setImmediate(resolve)).then(() =>
+    // The source starts once this task's microtasks are drained (nextTick): a follower attached
+    // right after start (the POST shape) is then live before the first chunk and needs no replay
+    // of it (one store round trip less), and the first chunk doesn't wait a loop turn (a turn is
+    // several ms on a busy process).
+    run.finished = new Promise<void>((resolve) => process.nextTick(resolve)).then(() =>
       this.consume(run, source, options.map),
     );
     return { key, signal: controller.signal, ended };
