@@ -6,12 +6,19 @@ import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createHub, type Hub, RUN_START_EVENT, RunExistsError, SseStream } from '@ssekit/core';
-import { type EventStore, MemoryStore } from '@ssekit/core/store';
+import {
+  createHub,
+  type Hub,
+  MemoryStore,
+  RUN_START_EVENT,
+  RunExistsError,
+  SseStream,
+} from '@ssekit/core';
 import {
   type CoreServer,
   cleanupAfterEach,
   deferred,
+  delegatingStore,
   type EventRecorder,
   messageText,
   recordUnhandledRejections,
@@ -162,21 +169,13 @@ describe('resumable runs on the memory store, adversarially', () => {
   it('the POST shape (start, then follow in the same task) is live before the first chunk: nothing is replayed', async () => {
     const memory = new MemoryStore();
     let replayed = 0;
-    const store: EventStore = {
-      append: (channel, body, event) => memory.append(channel, body, event),
+    const store = delegatingStore(memory, {
       readAfter: async (channels, lastEventId) => {
         const result = await memory.readAfter(channels, lastEventId);
         replayed += result.events.filter((e) => e.event !== RUN_START_EVENT).length;
         return result;
       },
-      subscribe: (channel, listener) => memory.subscribe(channel, listener),
-      closeChannel: (channel, final) => memory.closeChannel(channel, final),
-      reopenChannel: (channel) => memory.reopenChannel(channel),
-      isClosed: (channel) => memory.isClosed(channel),
-      runs: memory.runs,
-      stats: () => memory.stats(),
-      close: () => memory.close(),
-    };
+    });
     const hub = createHub({ store });
     cleanups.push(() => hub.close());
     const server = http.createServer((_req, res) => {

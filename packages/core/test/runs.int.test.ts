@@ -7,7 +7,6 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   createHub,
-  type EventStore,
   type Hub,
   MemoryStore,
   type RunHandle,
@@ -17,6 +16,7 @@ import {
 import {
   type CoreServer,
   cleanupAfterEach,
+  delegatingStore,
   dropAtRandom,
   messageText,
   rawGet,
@@ -299,21 +299,13 @@ describe('sources are read at their own pace', () => {
     const memory = new MemoryStore();
     let appended = 0;
     // An asynchronous store (as Redis is): each append takes 20 ms, and there is no appendNow.
-    const store: EventStore = {
+    const store = delegatingStore(memory, {
       append: async (channel, body, event) => {
         await new Promise((resolve) => setTimeout(resolve, 20));
         appended++;
         return memory.append(channel, body, event);
       },
-      readAfter: (channels, lastEventId) => memory.readAfter(channels, lastEventId),
-      subscribe: (channel, listener) => memory.subscribe(channel, listener),
-      closeChannel: (channel, final) => memory.closeChannel(channel, final),
-      reopenChannel: (channel) => memory.reopenChannel(channel),
-      isClosed: (channel) => memory.isClosed(channel),
-      runs: memory.runs,
-      stats: () => memory.stats(),
-      close: () => memory.close(),
-    };
+    });
     const hub = createHub({ store });
     cleanups.push(() => hub.close());
     let appendedWhenSourceEnded = -1;

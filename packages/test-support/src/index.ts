@@ -5,7 +5,7 @@
  * - waits: `waitUntil(predicate, what, ms)`, re-checked on `Changes` (the one wait every helper uses)
  * - clients: `watch()` (the one EventSource recorder), `rawGet()` (the one raw HTTP client)
  * - servers: `listen()`, `listenFastify()`, `startSseServer()`, `startCoreServer()`, `startRedisServer()`
- * - suites and recorders: `describeHubBehaviour()`, `StoreRecorder`
+ * - suites and recorders: `describeHubBehaviour()`, `StoreRecorder`, `delegatingStore()`
  * - small tools: `deferred()`, `AsyncQueue`, `TextWatch`
  *
  * Subpaths with heavy imports: `@ssekit/test-support/express` (Express 5 and 4) and
@@ -14,6 +14,7 @@
 export { AsyncQueue, queuedSource } from './async-queue.js';
 export { type CoreServer, startCoreServer, startRunServer } from './core-server.js';
 export { type Deferred, deferred } from './deferred.js';
+export { delegatingStore } from './delegating-store.js';
 export {
   EventRecorder,
   type ReceivedEvent,
