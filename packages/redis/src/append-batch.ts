@@ -103,16 +103,17 @@ export class AppendBatcher {
 
   constructor(private readonly host: BatchHost) {}
 
-  /** Queues an append for the next batch. */
+  /** Queues an append for the next batch; `urgent` sends it at the end of the task even if delivered. */
   append(
     channel: string,
     body: string,
     event: string | undefined,
     reserved?: ReservedSeq,
+    urgent = false,
   ): Promise<string> {
     return new Promise<string>((resolve, reject) => {
       this.queue.push({ channel, body, event, reserved, resolve, reject });
-      if (!reserved?.delivered) this.urgent = true;
+      if (urgent || !reserved?.delivered) this.urgent = true;
       this.schedule();
     });
   }

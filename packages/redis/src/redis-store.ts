@@ -7,6 +7,7 @@
  * run store's hosts), besides the store's own short methods.
  */
 import { randomBytes } from 'node:crypto';
+import { RUN_TERMINAL_EVENTS } from '@ssekit/core';
 import {
   DEFAULT_MAX_EVENTS,
   type EventStore,
@@ -161,7 +162,9 @@ export class RedisStore implements EventStore {
     if (!taken) return this.batcher.append(channel, body, event);
     const append = { channel, body, event };
     taken.delivered = this.reader.echo(append, taken.epoch, taken.seq, taken.prev, false);
-    return this.batcher.append(channel, body, event, taken);
+    // A run's end waits for nothing: `ended`, the end record and followers elsewhere wait for it.
+    const ends = event !== undefined && (RUN_TERMINAL_EVENTS as readonly string[]).includes(event);
+    return this.batcher.append(channel, body, event, taken, ends);
   }
 
   async readAfter(

@@ -126,3 +126,20 @@ it('closing a run channel this process writes alone ends its local streams (the 
   await a.closeChannel(claim.channel);
   await recorder.until(() => recorder.closes === 1, 'closed');
 });
+
+it("a run's terminal event is stored at the end of its task, not after the wait for company of delivered tokens", async () => {
+  const [a] = pair();
+  await a.runs.claim(runClaim('k'));
+  const recorder = new StoreRecorder();
+  await a.subscribe(CHANNEL, recorder, { channelOrderOnly: true });
+  // Reserved ids, delivered as made (the first ones may go by read, see above).
+  for (let i = 0; i < 3; i++) await a.append(CHANNEL, `data: a${i}`, undefined);
+  await recorder.until(() => recorder.events.length === 3, 'the first 3');
+  const before = a.stats().appendCalls;
+  const token = a.append(CHANNEL, 'data: last', undefined);
+  const end = a.append(CHANNEL, 'data: {"reason":"done"}', 'done');
+  // A loop turn's end comes before the 5 ms wait can: by then the call must have gone.
+  await new Promise((resolve) => setImmediate(resolve));
+  expect(a.stats().appendCalls - before).toBe(1);
+  await Promise.all([token, end]);
+});
