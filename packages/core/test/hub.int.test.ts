@@ -4,6 +4,7 @@ import net from 'node:net';
 import { createHub, type Hub, SseRefusal, SseStream } from '@ssekit/core';
 import {
   cleanupAfterEach,
+  deferred,
   startCoreServer,
   trackSockets,
   utf8Header,
@@ -298,5 +299,37 @@ describe('hub', () => {
     expect(stream!.closed).toBe(false);
     expect(stream!.queuedBytes).toBe(0);
     socket.destroy();
+  });
+
+  it("keeps each channel's order when a stream's close handler publishes and closes a channel during a flush", async () => {
+    const hub = hubFor();
+    const live = { a: deferred(), b: deferred() };
+    const server = http.createServer((req, res) => {
+      const stream = new SseStream(res, { heartbeat: false }, { hub, request: req });
+      if (req.url === '/a') {
+        // Runs inside the flush that writes A's ending event.
+        stream.onClose(() => {
+          void hub.publish('b', 'b2');
+          void hub.closeChannel('other');
+        });
+        void hub.subscribe(stream, 'a', { endOn: ['end'] }).then(() => live.a.resolve());
+      } else void hub.subscribe(stream, 'b').then(() => live.b.resolve());
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+    const a = watch(`${url}/a`, ['end']);
+    const b = watch(`${url}/b`);
+    cleanups.push(
+      () => a.close(),
+      () => b.close(),
+    );
+    await Promise.all([live.a.promise, live.b.promise]);
+    // One tick: A's end is written before b1 in the same flush, and A's close handler runs then.
+    void hub.publish('a', 'bye', { event: 'end' });
+    void hub.publish('b', 'b1');
+    await b.until(() => b.events.length >= 2, 'b1 and b2');
+    expect(b.events.map((event) => event.data)).toEqual(['b1', 'b2']);
   });
 });

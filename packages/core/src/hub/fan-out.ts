@@ -31,8 +31,11 @@ export class FanOut {
   private flushScheduled = false;
   /** A flush is due at the end of this task (a run's chunk is in the batch). */
   private flushSoon = false;
-  /** When the last flush ran (performance.now()). */
+  /** When the last flush with events ran (performance.now()). */
   private lastFlush = 0;
+  /** A flush is running; channel ends asked for meanwhile wait for its events. */
+  private flushing = false;
+  private readonly endsAfterFlush: Array<[channel: string, final: Buffer | undefined]> = [];
   private flushMark = 0;
   /** Enqueue times of the batch's events, only with telemetry (for publish-to-write latency). */
   private batchTimes: number[] = [];
@@ -56,7 +59,16 @@ export class FanOut {
 
   /** Ends the streams of a closed channel, after the closer's final event if it gave one. */
   endChannel(channel: string, final: Buffer | undefined): void {
+    if (this.flushing) {
+      // Asked from inside a flush (a stream's close handler): after the events queued before it.
+      this.endsAfterFlush.push([channel, final]);
+      return;
+    }
     this.flush();
+    this.end(channel, final);
+  }
+
+  private end(channel: string, final: Buffer | undefined): void {
     const state = this.channels.get(channel);
     if (!state) return;
     for (const sub of [...state.subscribers]) {
@@ -145,9 +157,25 @@ export class FanOut {
   /** Writes the tick's events: one joined Buffer per channel, shared by its simple subscribers. */
   flush(): void {
     this.flushScheduled = false;
+    // Asked from inside a flush (a stream's close handler published, or closed a channel): a
+    // nested flush would write those newer events before the older ones still to be written.
+    // The running flush takes them after its own, in order.
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      for (;;) {
+        if (this.batch.length > 0) this.writeBatch();
+        else if (this.endsAfterFlush.length > 0) this.end(...this.endsAfterFlush.shift()!);
+        else break;
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private writeBatch(): void {
     this.lastFlush = performance.now();
     const batch = this.batch;
-    if (batch.length === 0) return;
     this.batch = [];
     const times = this.batchTimes;
     if (this.host.telemetry) this.batchTimes = [];
