@@ -12,7 +12,7 @@ import {
   watch,
 } from '@ssekit/test-support';
 import { request } from 'undici';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { tickerCount } from '../src/stream/ticker.js';
 
 const cleanups = cleanupAfterEach();
@@ -467,5 +467,25 @@ describe('pipe()', () => {
     expect(await response.body.text()).toBe('data: ok\n\n');
     expect(errors).toEqual([new Error('source broke')]);
     expect(stream.closeReason).toBe('error');
+  });
+
+  it('endAt never ends the stream early when a timer fires before the wall clock reaches its time', async () => {
+    const srv = await server();
+    const c = client(srv.url);
+    const { stream } = await srv.streams.next();
+    await c.opened;
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    try {
+      const now = Date.now();
+      stream.endAt(now + 300);
+      // The loop's clock runs a millisecond ahead of the wall clock, as Node's can.
+      vi.setSystemTime(now - 1);
+      vi.advanceTimersByTime(300);
+      expect(stream.closed).toBe(false);
+      vi.advanceTimersByTime(1);
+      expect(stream.closed).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

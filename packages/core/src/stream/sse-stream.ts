@@ -295,11 +295,20 @@ export class SseStream implements Tickable, TransportOwner {
     const extras = this.extras;
     if (this.closed || (extras?.endTimer && time >= extras.endTime)) return;
     if (extras?.endTimer) clearTimeout(extras.endTimer);
-    const timer = setTimeout(() => this.rejoin(), Math.max(0, time - Date.now()));
-    timer.unref();
     const more = this.more();
-    more.endTimer = timer;
     more.endTime = time;
+    this.armEnd(time);
+  }
+
+  private armEnd(time: number): void {
+    // A timer can fire a millisecond before `Date.now()` reaches its time (the loop's clock is
+    // not the wall clock): then it waits the rest, so an expiring credential is never cut early.
+    const timer = setTimeout(
+      () => (Date.now() < time ? this.armEnd(time) : this.rejoin()),
+      Math.max(0, time - Date.now()),
+    );
+    timer.unref();
+    this.more().endTimer = timer;
   }
 
   /** Ends the stream with a `retry:` hint for a client that should come back at once. */
