@@ -40,17 +40,15 @@ export class EpochTracker {
     return this.currentEpoch;
   }
   /**
-   * The first ARGV of every script that vouches for the epoch: a candidate epoch, whether the
-   * server is durable ('1', '0', '' unknown) and the epoch this process knows; `withSeen` adds
-   * the highest seq this process saw in that epoch. Both are read at the same moment, after the
-   * wait for the durability probe: a seq read before it may belong to the epoch before, and a
-   * script would take it for a counter that went back.
+   * The first ARGV of every script that vouches for the epoch (a candidate epoch, whether the
+   * server is durable: '1', '0', '' unknown, and the epoch this process knows), and the highest
+   * seq this process saw in that epoch. Both are read at the same moment, after the wait for the
+   * durability probe: a seq read before it may belong to the epoch before, and a script would take
+   * it for a counter that went back.
    */
-  async vouchArgs(conn: Redis, withSeen = false): Promise<Array<string | number>> {
+  async vouch(conn: Redis): Promise<{ args: string[]; seen: number }> {
     const durable = await durability(conn, this.durable);
-    const args: Array<string | number> = [newEpoch(), durable, this.currentEpoch ?? ''];
-    if (withSeen) args.push(this.seen);
-    return args;
+    return { args: [newEpoch(), durable, this.currentEpoch ?? ''], seen: this.seen };
   }
 
   /** A seq delivered or handed out in the current epoch. */

@@ -32,10 +32,10 @@ export interface ReaderHost {
   /** The epoch this process believes current, if any. */
   readonly epoch: string | undefined;
   /**
-   * ARGV of the vouch script for a command on `conn`, then the highest seq this process has seen
+   * ARGV of the vouch script for a command on `conn`, and the highest seq this process has seen
    * in the epoch it names (read at the same moment).
    */
-  vouchArgs(conn: Redis, withSeen: true): Promise<Array<string | number>>;
+  vouch(conn: Redis): Promise<{ args: string[]; seen: number }>;
   /**
    * Checks the epoch the server vouched for before a blocking read (with the counter and the base
    * of the epoch this process knew) and the epoch read after it. Unless it says 'deliver', the
@@ -372,9 +372,9 @@ export class StreamReader {
     const positions = [...taps.map((t) => t.position), this.wakePosition];
     const block = this.recheck ? [] : ['BLOCK', this.options.blockMs];
     this.recheck = false;
-    const vouch = await this.host.vouchArgs(this.conn, true);
-    // (Read with the epoch it belongs to: one read before the probe may be the previous epoch's.)
-    const seenBefore = Number(vouch.pop());
+    // (The seq is read with the epoch it belongs to: one read before the probe may be the
+    // previous epoch's.)
+    const { args: vouch, seen: seenBefore } = await this.host.vouch(this.conn);
     // The epoch the server vouches for before the blocking read (with the counter) and the epoch
     // after it tell whether the history was lost or rewound while the reply was being made.
     const pipeline = this.conn

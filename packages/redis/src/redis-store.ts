@@ -147,8 +147,12 @@ export class RedisStore implements EventStore {
     withSeen = false,
   ): Promise<unknown> {
     return this.runner.run(what, async () => {
-      const vouch = await this.epochs.vouchArgs(this.commands, withSeen);
-      return script.run(this.commands, keys, [...vouch, ...args]);
+      const { args: vouch, seen } = await this.epochs.vouch(this.commands);
+      return script.run(
+        this.commands,
+        keys,
+        withSeen ? [...vouch, seen, ...args] : [...vouch, ...args],
+      );
     });
   }
 
@@ -323,7 +327,7 @@ export class RedisStore implements EventStore {
       get epoch() {
         return epochs.epoch;
       },
-      vouchArgs: (conn, withSeen) => epochs.vouchArgs(conn, withSeen),
+      vouch: (conn) => epochs.vouch(conn),
       confirm: (before, after, head, base, seenBefore) =>
         epochs.confirm(before, after, head, base, seenBefore),
       writesAlone: (channel) => runs().writesAlone(channel),
